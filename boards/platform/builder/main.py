@@ -1,0 +1,153 @@
+"""SCons build script of the tinyml bare-metal platform (run by `pio run`).
+
+Everything board-specific comes from ``boards/<name>/board.toml`` (the board manifest JSON
+only names it in ``build.tinyml_board``). Sources: the application in ``firmware/app`` (the
+project's src_dir), ``firmware/protocol``, ``firmware/frontend``, the shared Cortex-M layer in
+``boards/common/<arch>``, the board layer, and the generated model and frontend tables in the
+folder named by the environment variable ``TINYML_GEN_DIR`` (written by ``tinyml build``).
+"""
+
+import os
+import tomllib
+from os.path import isdir, join
+
+from SCons.Script import AlwaysBuild, Default, DefaultEnvironment  # type: ignore
+
+env = DefaultEnvironment()
+platform = env.PioPlatform()
+board_config = env.BoardConfig()
+
+project_dir = env.subst("$PROJECT_DIR")
+board_name = board_config.get("build.tinyml_board")
+board_dir = join(project_dir, "boards", board_name)
+with open(join(board_dir, "board.toml"), "rb") as fh:
+    board = tomllib.load(fh)
+
+toolchain_dir = platform.get_package_dir("toolchain-armnoneeabi-system")
+if toolchain_dir:
+    env.PrependENVPath("PATH", join(toolchain_dir, "bin"))
+
+env.Replace(
+    AR="arm-none-eabi-gcc-ar",
+    AS="arm-none-eabi-gcc",
+    CC="arm-none-eabi-gcc",
+    CXX="arm-none-eabi-g++",
+    GDB="arm-none-eabi-gdb",
+    OBJCOPY="arm-none-eabi-objcopy",
+    RANLIB="arm-none-eabi-gcc-ranlib",
+    SIZETOOL="arm-none-eabi-size",
+    PROGNAME="firmware",
+    PROGSUFFIX=".elf",
+    SIZEPROGREGEXP=r"^(?:\.text|\.ARM\.exidx|\.data)\s+(\d+).*",
+    SIZEDATAREGEXP=r"^(?:\.data|\.bss|\.stack)\s+(\d+).*",
+    SIZECHECKCMD="$SIZETOOL -A -d $SOURCES",
+    SIZEPRINTCMD="$SIZETOOL -B -d $SOURCES",
+)
+
+cpu_flags = ["-mcpu=%s" % board["cpu"], "-mthumb"]
+if board.get("fpu"):
+    cpu_flags += ["-mfpu=%s" % board["fpu"], "-mfloat-abi=%s" % board.get("float_abi", "hard")]
+else:
+    cpu_flags += ["-mfloat-abi=soft"]
+
+arch_dir = join(project_dir, "boards", "common", board["arch"])
+gen_dir = os.environ.get("TINYML_GEN_DIR", "")
+uart = board.get("uart", {})
+has_semihosting = 1 if board.get("emulator", {}).get("semihosting") else 0
+
+env.Append(
+    ASFLAGS=cpu_flags,
+    CCFLAGS=cpu_flags
+    + [
+        "-O2",
+        "-g",
+        "-ffunction-sections",
+        "-fdata-sections",
+        "-ffp-contract=off",  # host and device features must round the same way
+        "-fno-common",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+    ],
+    CFLAGS=["-std=c99"],
+    CPPDEFINES=[
+        ("TML_BOARD_NAME", '\\"%s\\"' % board_name),
+        ("TML_CLOCK_HZ", "%du" % board["clock_hz"]),
+        ("TML_TICK_HZ", "%du" % board.get("tick", {}).get("hz", board["clock_hz"])),
+        ("TML_UART_BASE", "0x%08Xu" % uart.get("base", 0)),
+        ("TML_UART_RX_IRQ", "%d" % uart.get("rx_irq", 0)),
+        ("TML_UART_BAUD", "%du" % uart.get("baud", 115200)),
+        ("TML_HAS_SEMIHOSTING", has_semihosting),
+    ],
+    CPPPATH=[
+        join(project_dir, "firmware", "app"),
+        join(project_dir, "firmware", "protocol"),
+        join(project_dir, "firmware", "frontend"),
+        arch_dir,
+        board_dir,
+    ],
+    LINKFLAGS=cpu_flags
+    + [
+        "-nostartfiles",
+        "--specs=nano.specs",
+        "-Wl,--gc-sections",
+        "-Wl,-Map,%s" % join("$BUILD_DIR", "firmware.map"),
+        "-L%s" % "$BUILD_DIR",
+    ],
+    LIBS=["m", "c", "gcc", "nosys"],
+)
+env.Replace(LDSCRIPT_PATH=join(arch_dir, "link.ld"))
+
+# memory.ld from board.toml, so the linker and the size check agree with the registry.
+mem = board["memory"]
+os.makedirs(env.subst("$BUILD_DIR"), exist_ok=True)
+memory_ld = (
+    "MEMORY\n{\n"
+    "    FLASH (rx) : ORIGIN = 0x%08X, LENGTH = %d\n"
+    "    RAM (rwx)  : ORIGIN = 0x%08X, LENGTH = %d\n"
+    "}\n__stack_size__ = %d;\n"
+    % (mem["flash_origin"], mem["flash_bytes"], mem["ram_origin"], mem["ram_bytes"],
+       mem.get("stack_bytes", 8192))
+)
+memory_path = join(env.subst("$BUILD_DIR"), "memory.ld")
+if not os.path.isfile(memory_path) or open(memory_path).read() != memory_ld:
+    with open(memory_path, "w") as fh:
+        fh.write(memory_ld)
+
+# Portable firmware, the Cortex-M layer, the board layer, and the generated sources.
+env.BuildSources(join("$BUILD_DIR", "protocol"), join(project_dir, "firmware", "protocol"))
+if isdir(join(project_dir, "firmware", "frontend")):
+    env.BuildSources(
+        join("$BUILD_DIR", "frontend"),
+        join(project_dir, "firmware", "frontend"),
+        src_filter="+<*.c> -<python/>",
+    )
+env.BuildSources(join("$BUILD_DIR", "arch"), arch_dir)
+env.BuildSources(
+    join("$BUILD_DIR", "board"),
+    board_dir,
+    src_filter=" ".join("+<%s>" % s for s in board.get("sources", ["*.c"])),
+)
+if gen_dir:
+    for sub in sorted(os.listdir(gen_dir)):
+        path = join(gen_dir, sub)
+        if isdir(path):
+            env.Append(CPPPATH=[path])
+            env.BuildSources(join("$BUILD_DIR", "gen", sub), path)
+
+target_elf = env.BuildProgram()
+AlwaysBuild(env.Alias("nobuild", target_elf))
+target_size = env.Alias("size", target_elf, env.VerboseAction("$SIZEPRINTCMD", "Program size"))
+AlwaysBuild(target_size)
+
+upload = board.get("upload", {})
+if upload.get("protocol", "none") == "none":
+    upload_action = env.VerboseAction(
+        "@echo %s is emulated: nothing to upload, the emulator loads the ELF" % board_name, ""
+    )
+else:
+    # e.g. command = "bossac --port=$UPLOAD_PORT -U -i -e -w $SOURCE -R"
+    upload_action = env.VerboseAction(upload["command"], "Uploading $SOURCE")
+AlwaysBuild(env.Alias("upload", target_elf, upload_action))
+
+Default([target_elf])

@@ -1,0 +1,1 @@
+"""Host side of the firmware: PlatformIO setup, serial link, emulators, evaluation harness."""
