@@ -1,0 +1,52 @@
+/* Integer fixed-point helpers shared by the int8 kernels (header-only, static inline).
+ *
+ * These follow the TFLite int8 quantization spec: a real multiplier M is stored as a Q31 value
+ * q in [2^30, 2^31) and a power-of-two exponent, and applied with two roundings (a rounding
+ * doubling high multiply, then a rounding right shift), which is what the TFLite Micro reference
+ * kernels do. Both roundings are "round half away from zero".
+ */
+#ifndef TML_FIXEDPOINT_H
+#define TML_FIXEDPOINT_H
+
+#include <stdint.h>
+
+/* (a * b * 2) >> 32 with rounding; saturates the one overflowing case (INT32_MIN^2). */
+static inline int32_t tml_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
+{
+    int64_t ab;
+    int64_t nudge;
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    ab = (int64_t)a * (int64_t)b;
+    nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+    /* C99 division truncates toward zero, as the rounding scheme requires. */
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* x / 2^exponent rounded half away from zero; 0 <= exponent <= 31. */
+static inline int32_t tml_rounding_divide_by_pot(int32_t x, int32_t exponent)
+{
+    const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* x * M where M = multiplier * 2^(shift - 31). */
+static inline int32_t tml_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier,
+                                                           int32_t shift)
+{
+    const int32_t left_shift = shift > 0 ? shift : 0;
+    const int32_t right_shift = shift > 0 ? 0 : -shift;
+    return tml_rounding_divide_by_pot(
+        tml_sat_rounding_doubling_high_mul((int32_t)((uint32_t)x << left_shift), multiplier),
+        right_shift);
+}
+
+static inline int32_t tml_clamp_s32(int32_t x, int32_t lo, int32_t hi)
+{
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+#endif /* TML_FIXEDPOINT_H */

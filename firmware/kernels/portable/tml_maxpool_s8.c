@@ -1,0 +1,42 @@
+/* Portable int8 max pooling; the window is clipped to the input. */
+#include "tml_fixedpoint.h"
+#include "tml_kernels.h"
+
+int tml_maxpool_s8(const tml_context *ctx, const tml_pool_params *pool,
+                   const tml_dims *input_dims, const int8_t *input,
+                   const tml_dims *output_dims, int8_t *output)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, depth = input_dims->c;
+    const int32_t out_h = output_dims->h, out_w = output_dims->w;
+    int32_t b, oy, ox, c, y, x;
+    (void)ctx;
+    if (output_dims->c != depth || input_dims->n != output_dims->n) {
+        return TML_ERR_ARG;
+    }
+    for (b = 0; b < input_dims->n; ++b) {
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t y0 = oy * pool->stride_h - pool->pad_h;
+            const int32_t y_start = y0 < 0 ? 0 : y0;
+            const int32_t y_end = y0 + pool->filter_h < in_h ? y0 + pool->filter_h : in_h;
+            for (ox = 0; ox < out_w; ++ox) {
+                const int32_t x0 = ox * pool->stride_w - pool->pad_w;
+                const int32_t x_start = x0 < 0 ? 0 : x0;
+                const int32_t x_end = x0 + pool->filter_w < in_w ? x0 + pool->filter_w : in_w;
+                int8_t *out_px = output + ((b * out_h + oy) * out_w + ox) * depth;
+                for (c = 0; c < depth; ++c) {
+                    int32_t best = -128;
+                    for (y = y_start; y < y_end; ++y) {
+                        const int8_t *row = input + ((b * in_h + y) * in_w) * depth + c;
+                        for (x = x_start; x < x_end; ++x) {
+                            if (row[x * depth] > best) {
+                                best = row[x * depth];
+                            }
+                        }
+                    }
+                    out_px[c] = (int8_t)tml_clamp_s32(best, pool->act_min, pool->act_max);
+                }
+            }
+        }
+    }
+    return TML_OK;
+}

@@ -1,0 +1,66 @@
+"""Per-target kernel tables: which C function and which source files implement each kernel.
+
+Every target provides the same kernels with the same C signatures (see
+``firmware/kernels/include/tml_kernels.h``); an optimised target overrides entries of the
+portable table with sources from its own folder (e.g. ``firmware/kernels/cortex_m4/``) and may
+declare scratch memory, which the memory planner then allocates in the arena.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import BadInputError
+from ..paths import FIRMWARE_DIR
+from .lower import KernelCall
+
+KERNELS_DIR = FIRMWARE_DIR / "kernels"
+COMMON_HEADERS = ("include/tml_kernels.h", "include/tml_fixedpoint.h")
+
+
+def no_scratch(call: KernelCall) -> int:
+    """Scratch bytes of a kernel that needs none."""
+    del call
+    return 0
+
+
+@dataclass(frozen=True)
+class KernelImpl:
+    """One kernel implementation: C function, its sources (relative to firmware/kernels), and
+    the scratch bytes it needs for a given call."""
+
+    function: str
+    sources: tuple[str, ...]
+    scratch_bytes: Callable[[KernelCall], int] = no_scratch
+
+
+def _portable(name: str) -> KernelImpl:
+    return KernelImpl(name, (f"portable/{name}.c",))
+
+
+PORTABLE: dict[str, KernelImpl] = {
+    "conv2d": _portable("tml_conv2d_s8"),
+    "depthwise_conv2d": _portable("tml_depthwise_conv2d_s8"),
+    "fully_connected": _portable("tml_fully_connected_s8"),
+    "avgpool": _portable("tml_avgpool_s8"),
+    "maxpool": _portable("tml_maxpool_s8"),
+    "softmax": _portable("tml_softmax_s8"),
+    "add": _portable("tml_add_s8"),
+    "requantize": _portable("tml_requantize_s8"),
+}
+
+# Issue 6 adds "cortex-m4" / "cortex-m7" as {**PORTABLE, <overrides>}.
+TARGETS: dict[str, dict[str, KernelImpl]] = {
+    "generic": PORTABLE,
+}
+
+
+def kernel_table(target: str) -> dict[str, KernelImpl]:
+    """The kernel table of a target name (e.g. "generic")."""
+    try:
+        return TARGETS[target]
+    except KeyError:
+        raise BadInputError(
+            f"unknown --target {target!r}; expected one of: {', '.join(sorted(TARGETS))}"
+        ) from None
