@@ -22,7 +22,7 @@ if FRONTEND_C and EXT_C.exists():
             sources=[str(EXT_C.relative_to(ROOT)), *FRONTEND_C],
             include_dirs=["firmware/frontend", numpy.get_include()],
             extra_compile_args=[
-                "-std=c99", "-O2", "-ffp-contract=off", "-fno-fast-math",
+                "-std=c99", "-O2", "-ffp-contract=off", "-fno-fast-math", "-fno-math-errno",
                 "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter",
                 "-Wno-missing-field-initializers", "-Wno-cast-function-type",
             ],

@@ -1,0 +1,83 @@
+/* Complex radix-4 decimation-in-frequency FFT, in place, output in digit-reversed order. */
+#include "fp_strict.h"
+
+#include "tml_frontend.h"
+
+/* Radix-4 stage of span 4 (every twiddle is 1): additions only. */
+static void fft_stage_span4(float *x, uint32_t n)
+{
+    for (uint32_t b = 0; b < n; b += 4) {
+        float *p = x + 2 * b;
+        const float ar = p[0], ai = p[1], br = p[2], bi = p[3];
+        const float cr = p[4], ci = p[5], dr = p[6], di = p[7];
+        const float t0r = ar + cr, t0i = ai + ci, t1r = ar - cr, t1i = ai - ci;
+        const float t2r = br + dr, t2i = bi + di, t3r = br - dr, t3i = bi - di;
+        p[0] = t0r + t2r;
+        p[1] = t0i + t2i;
+        p[2] = t1r + t3i; /* t1 - i t3 */
+        p[3] = t1i - t3r;
+        p[4] = t0r - t2r;
+        p[5] = t0i - t2i;
+        p[6] = t1r - t3i; /* t1 + i t3 */
+        p[7] = t1i + t3r;
+    }
+}
+
+/* Radix-4 stage of span `span` (a multiple of 8): butterflies j, j+span/4, j+span/2, j+3span/4. */
+static void fft_stage_radix4(float *x, uint32_t n, uint32_t span, const float *tw)
+{
+    const uint32_t quarter = span / 4;
+    const uint32_t tw_step = 6 * (n / span); /* the n-point table, subsampled */
+    for (uint32_t j = 0; j < quarter; ++j) {
+        const float *w = tw + j * tw_step;
+        const float w1r = w[0], w1i = w[1], w2r = w[2], w2i = w[3], w3r = w[4], w3i = w[5];
+        for (uint32_t b = j; b < n; b += span) {
+            float *pa = x + 2 * b;
+            float *pb = pa + 2 * quarter;
+            float *pc = pb + 2 * quarter;
+            float *pd = pc + 2 * quarter;
+            const float t0r = pa[0] + pc[0], t0i = pa[1] + pc[1];
+            const float t1r = pa[0] - pc[0], t1i = pa[1] - pc[1];
+            const float t2r = pb[0] + pd[0], t2i = pb[1] + pd[1];
+            const float t3r = pb[0] - pd[0], t3i = pb[1] - pd[1];
+            const float y2r = t0r - t2r, y2i = t0i - t2i;
+            const float y1r = t1r + t3i, y1i = t1i - t3r; /* t1 - i t3 */
+            const float y3r = t1r - t3i, y3i = t1i + t3r; /* t1 + i t3 */
+            pa[0] = t0r + t2r;
+            pa[1] = t0i + t2i;
+            pb[0] = y1r * w1r - y1i * w1i;
+            pb[1] = y1r * w1i + y1i * w1r;
+            pc[0] = y2r * w2r - y2i * w2i;
+            pc[1] = y2r * w2i + y2i * w2r;
+            pd[0] = y3r * w3r - y3i * w3i;
+            pd[1] = y3r * w3i + y3i * w3r;
+        }
+    }
+}
+
+/* Final radix-2 stage of span 2 when log2(n) is odd. */
+static void fft_stage_span2(float *x, uint32_t n)
+{
+    for (uint32_t b = 0; b < n; b += 2) {
+        float *p = x + 2 * b;
+        const float ar = p[0], ai = p[1], br = p[2], bi = p[3];
+        p[0] = ar + br;
+        p[1] = ai + bi;
+        p[2] = ar - br;
+        p[3] = ai - bi;
+    }
+}
+
+void tml_frontend_fft(float *data, uint32_t n, const float *twiddles)
+{
+    uint32_t span = n;
+    while (span >= 8) {
+        fft_stage_radix4(data, n, span, twiddles);
+        span /= 4;
+    }
+    if (span == 4) {
+        fft_stage_span4(data, n);
+    } else if (span == 2) {
+        fft_stage_span2(data, n);
+    }
+}

@@ -1,0 +1,225 @@
+/* MFCC features of one clip: framing, window, real FFT, magnitude, mel, log, DCT, int8. */
+#include "fp_strict.h"
+
+#include "tml_frontend.h"
+
+/* Square root: one IEEE instruction on both targets, without libm's errno path. */
+static inline float frontend_sqrtf(float x)
+{
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__GNUC__)
+    float r;
+    __asm__("vsqrt.f32 %0, %1" : "=t"(r) : "t"(x));
+    return r;
+#else
+    return __builtin_sqrtf(x); /* the host build uses -fno-math-errno: a single sqrtss */
+#endif
+}
+
+static int is_power_of_two(uint32_t v)
+{
+    return v != 0 && (v & (v - 1)) == 0;
+}
+
+static int config_is_valid(const tml_frontend_config *cfg)
+{
+    if (cfg->window == 0 || cfg->fft_twiddles == 0 || cfg->fft_order == 0 ||
+        cfg->split_twiddles == 0 || cfg->mel_start == 0 || cfg->mel_count == 0 ||
+        cfg->mel_weights == 0 || cfg->dct == 0) {
+        return 0;
+    }
+    if (!is_power_of_two(cfg->fft_length) || cfg->fft_length < 4 || cfg->fft_length > 65536 ||
+        cfg->window_samples == 0 || cfg->window_samples > cfg->fft_length ||
+        cfg->stride_samples == 0 || cfg->clip_samples < cfg->window_samples ||
+        cfg->num_frames != 1 + (cfg->clip_samples - cfg->window_samples) / cfg->stride_samples ||
+        cfg->num_bins == 0 || cfg->first_bin + cfg->num_bins > cfg->fft_length / 2 + 1 ||
+        cfg->num_mel_bins == 0 || cfg->num_coefficients == 0 ||
+        cfg->num_coefficients > cfg->num_mel_bins || !(cfg->output_scale > 0.0f) ||
+        !(cfg->log_offset > 0.0f) || cfg->normalization > TML_FRONTEND_NORM_DIVIDE_BY_MAX) {
+        return 0;
+    }
+    for (uint32_t b = 0; b < cfg->num_mel_bins; ++b) {
+        if (cfg->mel_start[b] < cfg->first_bin ||
+            cfg->mel_start[b] + cfg->mel_count[b] > cfg->first_bin + cfg->num_bins) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Scratch layout (floats): FFT buffer [fft_length], magnitudes [num_bins], log-mel
+ * [num_mel_bins], MFCCs [num_coefficients]. */
+size_t tml_frontend_scratch_bytes(const tml_frontend_config *cfg)
+{
+    if (cfg == 0 || !config_is_valid(cfg)) {
+        return 0;
+    }
+    return sizeof(float) *
+           ((size_t)cfg->fft_length + cfg->num_bins + cfg->num_mel_bins + cfg->num_coefficients);
+}
+
+/* 1 / divisor of the waveform normalisation (see tml_frontend_normalization). */
+static float normalization_gain(const tml_frontend_config *cfg, const int16_t *pcm, size_t n)
+{
+    if (cfg->normalization == TML_FRONTEND_NORM_FULL_SCALE) {
+        return 1.0f / 32768.0f;
+    }
+    int32_t peak = -32768, trough = 32767;
+    for (size_t i = 0; i < n; ++i) {
+        const int32_t v = pcm[i];
+        peak = v > peak ? v : peak;
+        trough = v < trough ? v : trough;
+    }
+    int32_t divisor = peak;
+    if (n == 0 || peak <= 0) {
+        divisor = (n == 0 || trough == 0) ? 1 : -trough; /* all samples <= 0 */
+    }
+    return 1.0f / (float)divisor;
+}
+
+/* Windowed frame as fft_length/2 complex values (even samples real, odd imaginary), padded
+ * with zeros past the window and past the end of the input. */
+static void load_frame(const tml_frontend_config *cfg, const int16_t *pcm, size_t avail,
+                       size_t start, float *buf)
+{
+    const uint32_t len = cfg->window_samples;
+    const float *w = cfg->window;
+    uint32_t i = 0;
+    if (start + len <= avail) {
+        const int16_t *x = pcm + start;
+        for (; i + 1 < len; i += 2) {
+            buf[i] = (float)x[i] * w[i];
+            buf[i + 1] = (float)x[i + 1] * w[i + 1];
+        }
+    }
+    for (; i < len; ++i) {
+        buf[i] = (start + i < avail) ? (float)pcm[start + i] * w[i] : 0.0f;
+    }
+    for (; i < cfg->fft_length; ++i) {
+        buf[i] = 0.0f;
+    }
+}
+
+/* |X[k]| for the used bins from the half-size complex FFT Z of the (halved) windowed frame:
+ * X[k] = (Z[k] + conj Z[h-k]) - i W^k (Z[k] - conj Z[h-k]), h = fft_length / 2, W = e^(-2 pi i/N). */
+static void split_magnitudes(const tml_frontend_config *cfg, const float *z, float *mag)
+{
+    const uint32_t h = cfg->fft_length / 2;
+    const uint16_t *order = cfg->fft_order;
+    const float *t = cfg->split_twiddles;
+    for (uint32_t j = 0; j < cfg->num_bins; ++j) {
+        const uint32_t k = cfg->first_bin + j;
+        const float *a = z + 2 * order[k & (h - 1)];
+        const float *b = z + 2 * order[(h - k) & (h - 1)];
+        const float sr = a[0] + b[0], si = a[1] - b[1]; /* Z[k] + conj Z[h-k] */
+        const float dr = a[0] - b[0], di = a[1] + b[1]; /* Z[k] - conj Z[h-k] */
+        const float tr = t[2 * j], ti = t[2 * j + 1];
+        const float xr = sr + (dr * tr - di * ti);
+        const float xi = si + (dr * ti + di * tr);
+        mag[j] = frontend_sqrtf(xr * xr + xi * xi);
+    }
+}
+
+/* Float MFCCs of one frame into out[num_coefficients]. */
+static void frame_mfcc(const tml_frontend_config *cfg, float gain, float *scratch, float *out)
+{
+    float *z = scratch;
+    float *mag = z + cfg->fft_length;
+    float *logmel = mag + cfg->num_bins;
+    tml_frontend_fft(z, cfg->fft_length / 2, cfg->fft_twiddles);
+    split_magnitudes(cfg, z, mag);
+
+    const float *w = cfg->mel_weights;
+    const float *spectrum = mag - cfg->first_bin; /* indexed by absolute bin */
+    for (uint32_t b = 0; b < cfg->num_mel_bins; ++b) {
+        const float *s = spectrum + cfg->mel_start[b];
+        const uint32_t count = cfg->mel_count[b];
+        float acc = 0.0f;
+        for (uint32_t i = 0; i < count; ++i) {
+            acc += s[i] * w[i];
+        }
+        w += count;
+        logmel[b] = tml_frontend_logf(acc * gain + cfg->log_offset);
+    }
+
+    const float *row = cfg->dct;
+    for (uint32_t c = 0; c < cfg->num_coefficients; ++c) {
+        float acc = 0.0f;
+        for (uint32_t b = 0; b < cfg->num_mel_bins; ++b) {
+            acc += row[b] * logmel[b];
+        }
+        row += cfg->num_mel_bins;
+        out[c] = acc;
+    }
+}
+
+static int check_args(const tml_frontend_config *cfg, const int16_t *pcm, size_t num_samples,
+                      const void *scratch, const void *out)
+{
+    if (cfg == 0 || scratch == 0 || out == 0 || (pcm == 0 && num_samples != 0)) {
+        return TML_FRONTEND_ERR_NULL;
+    }
+    if (((uintptr_t)scratch & 3u) != 0) {
+        return TML_FRONTEND_ERR_ALIGNMENT;
+    }
+    if (!config_is_valid(cfg)) {
+        return TML_FRONTEND_ERR_CONFIG;
+    }
+    return TML_FRONTEND_OK;
+}
+
+int tml_frontend_compute_float(const tml_frontend_config *cfg, const int16_t *pcm,
+                               size_t num_samples, void *scratch, float *out_mfcc)
+{
+    const int err = check_args(cfg, pcm, num_samples, scratch, out_mfcc);
+    if (err != TML_FRONTEND_OK) {
+        return err;
+    }
+    const size_t avail = num_samples < cfg->clip_samples ? num_samples : cfg->clip_samples;
+    const float gain = normalization_gain(cfg, pcm, avail);
+    for (uint32_t f = 0; f < cfg->num_frames; ++f) {
+        load_frame(cfg, pcm, avail, (size_t)f * cfg->stride_samples, (float *)scratch);
+        frame_mfcc(cfg, gain, (float *)scratch, out_mfcc + (size_t)f * cfg->num_coefficients);
+    }
+    return TML_FRONTEND_OK;
+}
+
+/* round_half_away(v / scale) + zero_point, saturated to int8. */
+static int8_t quantize(float v, float scale, int32_t zero_point)
+{
+    float q = v / scale;
+    if (!(q > -512.0f)) { /* also catches NaN */
+        q = -512.0f;
+    } else if (q > 512.0f) {
+        q = 512.0f;
+    }
+    int32_t r = (int32_t)q; /* toward zero, exact below 2^23 */
+    const float frac = q - (float)r;
+    if (frac >= 0.5f) {
+        r += 1;
+    } else if (frac <= -0.5f) {
+        r -= 1;
+    }
+    r += zero_point;
+    return (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
+}
+
+int tml_frontend_compute(const tml_frontend_config *cfg, const int16_t *pcm, size_t num_samples,
+                         void *scratch, int8_t *out_features)
+{
+    const int err = check_args(cfg, pcm, num_samples, scratch, out_features);
+    if (err != TML_FRONTEND_OK) {
+        return err;
+    }
+    const size_t avail = num_samples < cfg->clip_samples ? num_samples : cfg->clip_samples;
+    const float gain = normalization_gain(cfg, pcm, avail);
+    float *mfcc = (float *)scratch + cfg->fft_length + cfg->num_bins + cfg->num_mel_bins;
+    for (uint32_t f = 0; f < cfg->num_frames; ++f) {
+        int8_t *out = out_features + (size_t)f * cfg->num_coefficients;
+        load_frame(cfg, pcm, avail, (size_t)f * cfg->stride_samples, (float *)scratch);
+        frame_mfcc(cfg, gain, (float *)scratch, mfcc);
+        for (uint32_t c = 0; c < cfg->num_coefficients; ++c) {
+            out[c] = quantize(mfcc[c], cfg->output_scale, cfg->output_zero_point);
+        }
+    }
+    return TML_FRONTEND_OK;
+}
