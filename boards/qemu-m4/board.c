@@ -26,6 +26,9 @@ static volatile uint32_t rx_tail; /* written by the main loop */
 static volatile uint32_t rx_overruns;
 
 void tml_irq0_handler(void) {
+    /* Clear first: a byte that lands after the last read raises the interrupt again. The
+     * reverse order can lose it, and with a one-byte receive register the line then stalls. */
+    UART_INTSTATUS = UART_INT_RX; /* write one to clear */
     while (UART_STATE & UART_STATE_RX_FULL) {
         uint8_t byte = (uint8_t)UART_DATA;
         uint32_t head = rx_head;
@@ -36,7 +39,6 @@ void tml_irq0_handler(void) {
             rx_overruns++;
         }
     }
-    UART_INTSTATUS = UART_INT_RX; /* write one to clear */
 }
 
 void tml_board_init(void) {

@@ -234,7 +234,7 @@ void tml_app_serve(void) {
             } else if (status == TML_RX_ERROR) {
                 send_error(seq, code, 0);
             }
-        } else if (rx.len > 0 && tml_ticks_now() - last_byte_at > RX_TIMEOUT_TICKS) {
+        } else if (rx.len > 0 && tml_ticks_now() > last_byte_at + RX_TIMEOUT_TICKS) {
             tml_receiver_abandon(&rx);
             send_error(0, TML_ERR_TIMEOUT, 0);
         } else {

@@ -18,7 +18,9 @@ static uint32_t region_ticks(void) {
         wraps = systick_wraps;
         value = SYST_CVR;
     } while (wraps != systick_wraps);
-    return wraps * (SYSTICK_RELOAD + 1u) + (SYSTICK_RELOAD - value);
+    /* After a restart the counter reads 0 until the first tick reloads it: that is 0 ticks,
+     * and k ticks later it reads (RELOAD + 1 - k) mod 2^24. */
+    return wraps * (SYSTICK_RELOAD + 1u) + ((SYSTICK_RELOAD + 1u - value) & SYSTICK_RELOAD);
 }
 
 void tml_ticks_region_begin(void) {
