@@ -4,14 +4,7 @@
 #include "tml_board.h"
 #include "tml_frontend.h"
 
-/* Written by toolchain.frontend.emit_c into the generated sources. */
-extern const tml_frontend_config tml_frontend_default;
-
-#ifndef TML_FRONTEND_SCRATCH_MAX
-#define TML_FRONTEND_SCRATCH_MAX (64u * 1024u)
-#endif
-
-static float frontend_scratch[TML_FRONTEND_SCRATCH_MAX / sizeof(float)];
+static float frontend_scratch[(TML_FRONTEND_SCRATCH_BYTES + 3u) / sizeof(float)];
 static int8_t features[TINYML_INPUT_SIZE];
 
 uint32_t tml_app_audio_samples(void) { return (uint32_t)tml_frontend_default.clip_samples; }

@@ -10,9 +10,6 @@
 #include "tml_board.h"
 #include "tml_protocol.h"
 
-#ifndef TML_AUDIO_MAX_SAMPLES
-#define TML_AUDIO_MAX_SAMPLES 16000u
-#endif
 
 static int16_t clip[TML_AUDIO_MAX_SAMPLES];
 static uint8_t record[12u + TINYML_OUTPUT_SIZE + TINYML_INPUT_SIZE];

@@ -5,9 +5,6 @@
 #include "tml_board.h"
 #include "tml_protocol.h"
 
-#ifndef TML_AUDIO_MAX_SAMPLES
-#define TML_AUDIO_MAX_SAMPLES 16000u
-#endif
 /* A partial frame older than this is dropped (the host resends after its own timeout). */
 #define RX_TIMEOUT_TICKS ((uint64_t)TML_TICK_HZ / 2u)
 

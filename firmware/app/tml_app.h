@@ -6,7 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
+#include "frontend_tables.h" /* generated: tml_frontend_default and its sizes */
+#include "model.h"            /* generated: tinyml_invoke and the model sizes */
+
+/* Samples one clip holds; the input buffers are sized for it. */
+#define TML_AUDIO_MAX_SAMPLES TML_FRONTEND_CLIP_SAMPLES
 
 #ifndef TML_FW_VERSION_MAJOR
 #define TML_FW_VERSION_MAJOR 0
