@@ -1,0 +1,103 @@
+"""Host and device give the same bits: the frontend C built for Cortex-M4F (hard float,
+fpv4-sp-d16) runs in QEMU mps2-an386 on real clips; its int8 features and float MFCCs must equal
+the host extension's bit for bit. Also reports the frontend's instructions per clip
+(QEMU -icount shift=0: one SysTick tick per 40 instructions).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from toolchain import frontend
+from toolchain.audio import load_wavs
+
+REPO = Path(__file__).resolve().parents[1]
+DEVICE_DIR = REPO / "tests" / "frontend_device"
+FRONTEND_DIR = REPO / "firmware" / "frontend"
+REPORT_DIR = REPO / "build" / "reports"
+INSTRUCTIONS_PER_TICK = 40
+# The device build deliberately uses GNU C mode without -ffp-contract=off (GCC would contract
+# into VFMA): the sources themselves must forbid contraction.
+ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2",
+             "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-ffunction-sections",
+             "-fdata-sections"]
+
+
+def device_clips(speech_commands: Path, count: int = 24) -> np.ndarray:
+    """``count`` real clips spread over every label folder, plus silence edge cases."""
+    files = sorted(p for p in speech_commands.glob("*/*.wav") if "_background_" not in str(p))
+    step = len(files) // count
+    pcm = load_wavs(files[::step][:count], frontend.MLPERF_TINY, progress=False)
+    loud = pcm[0].copy()
+    loud[::2] = 32767
+    loud[1::2] = -32768
+    edge = np.stack([np.zeros(16000, np.int16), np.full(16000, -5, np.int16), loud])
+    return np.concatenate([pcm, edge])
+
+
+@pytest.fixture(scope="module")
+def device_run(tmp_path_factory, speech_commands: Path) -> dict:
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        assert shutil.which(tool), f"{tool} not found (apt gcc-arm-none-eabi qemu-system-arm)"
+    work = tmp_path_factory.mktemp("frontend_device")
+    frontend.emit_c(frontend.MLPERF_TINY, work)
+    elf = work / "frontend_test.elf"
+    sources = [DEVICE_DIR / "main.c", *sorted(FRONTEND_DIR.glob("*.c")), work / "frontend_tables.c"]
+    subprocess.run(
+        ["arm-none-eabi-gcc", *ARM_FLAGS, f"-I{FRONTEND_DIR}", f"-I{work}", *map(str, sources),
+         "-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections",
+         f"-T{DEVICE_DIR / 'mps2_an386.ld'}", "-lc", "-lgcc", "-o", str(elf)],
+        check=True, capture_output=True, text=True,
+    )
+    disassembly = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], check=True,
+                                 capture_output=True, text=True).stdout
+    pcm = device_clips(Path(speech_commands))
+    pcm.tofile(work / "pcm.bin")
+    run = subprocess.run(
+        ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial",
+         "none", "-icount", "shift=0", "-semihosting-config", "enable=on,target=native",
+         "-kernel", str(elf)],
+        cwd=work, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, f"QEMU exit {run.returncode}: {run.stdout} {run.stderr}"
+    shape = (len(pcm), *frontend.MLPERF_TINY.feature_shape)
+    return {
+        "pcm": pcm,
+        "int8": np.fromfile(work / "features.bin", np.int8).reshape(shape),
+        "float": np.fromfile(work / "mfcc.bin", np.float32).reshape(shape),
+        "ticks": np.fromfile(work / "ticks.bin", np.uint32),
+        "disassembly": disassembly,
+    }
+
+
+def test_device_build_has_no_fused_multiply_add(device_run):
+    assert not any(op in device_run["disassembly"] for op in ("vfma", "vfms", "vfnm"))
+
+
+def test_device_features_bit_identical_to_host(device_run):
+    pcm = device_run["pcm"]
+    assert len(pcm) >= 20 + 3
+    host_q = frontend.features(pcm, frontend.MLPERF_TINY)
+    host_f = frontend.features_float(pcm, frontend.MLPERF_TINY)
+    assert np.array_equal(device_run["int8"], host_q)
+    assert np.array_equal(device_run["float"].view(np.uint32), host_f.view(np.uint32))
+    assert np.all(np.isfinite(device_run["float"]))
+
+
+def test_device_instruction_count(device_run):
+    instructions = device_run["ticks"].astype(np.int64) * INSTRUCTIONS_PER_TICK
+    per_clip = int(np.max(instructions))
+    print(f"\nfrontend on Cortex-M4 (QEMU -icount): {per_clip:,} instructions per 1 s clip "
+          f"(max over {len(instructions)} clips), {per_clip // 49:,} per frame")
+    REPORT_DIR.mkdir(parents=True, exist_ok=True)
+    (REPORT_DIR / "frontend_device.json").write_text(json.dumps(
+        {"instructions_per_clip_max": per_clip,
+         "instructions_per_clip_mean": float(np.mean(instructions)),
+         "scratch_bytes": frontend.scratch_bytes(frontend.MLPERF_TINY)}, indent=2))
+    assert per_clip < 2_000_000
