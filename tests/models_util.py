@@ -231,3 +231,43 @@ def add_labels_metadata(src: Path, dst: Path, labels: list[str]) -> Path:
     b.Finish(m.Pack(b), file_identifier=b"TFL3")
     dst.write_bytes(bytes(b.Output()))
     return dst
+
+
+KWS_FOLDERS = ["down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes", "_silence_",
+               "_unknown_"]  # in the MLPerf KWS model's output order
+
+
+def mlperf_features(clips: np.ndarray) -> np.ndarray:
+    """MLPerf KWS features of 1 s 16 kHz int16 clips [N, 16000] -> float32 [N, 49, 10] MFCCs.
+
+    Recipe from shared/README.md: clip / max(clip), STFT 480/320/512 periodic Hann, magnitude,
+    40 mel bins 20-4000 Hz, log(mel + 1e-6), DCT-II MFCCs, first 10.
+    """
+    import tensorflow as tf
+
+    x = tf.constant(clips.astype(np.float32))
+    x = x / tf.reduce_max(x, axis=1, keepdims=True)
+    spec = tf.abs(tf.signal.stft(x, 480, 320, 512, window_fn=tf.signal.hann_window))
+    mel = tf.tensordot(spec, tf.signal.linear_to_mel_weight_matrix(40, 257, 16000, 20.0, 4000.0),
+                       1)
+    mfcc = tf.signal.mfccs_from_log_mel_spectrograms(tf.math.log(mel + 1e-6))[..., :10]
+    return np.nan_to_num(mfcc.numpy()).astype(np.float32)
+
+
+def kws_real_inputs(speech_commands: Path, scale: float, zero_point: int,
+                    per_label: int) -> tuple[np.ndarray, np.ndarray]:
+    """Quantized MLPerf MFCCs int8 [12 * per_label, 490] of real clips, and label indices."""
+    import soundfile as sf
+
+    clips, labels = [], []
+    for i, folder in enumerate(KWS_FOLDERS):
+        files = sorted((speech_commands / folder).glob("*.wav"))[:per_label]
+        assert len(files) == per_label, folder
+        for f in files:
+            audio, rate = sf.read(f, dtype="int16")
+            assert rate == 16000
+            clips.append(np.pad(audio, (0, max(0, 16000 - len(audio))))[:16000])
+            labels.append(i)
+    feats = mlperf_features(np.stack(clips))
+    q = np.clip(np.round(feats / scale) + zero_point, -128, 127).astype(np.int8)
+    return q.reshape(len(clips), -1), np.array(labels)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from models_util import kws_real_inputs
 
 from toolchain.compiler import MLPERF_KWS_LABELS, compile_model
 from toolchain.compiler.hostlib import build_host_library
@@ -22,27 +23,8 @@ from toolchain.reference import TFLMReference
 N_REAL_PER_LABEL = 25  # 12 labels -> 300 real inputs
 N_RANDOM = 700
 N_INTERMEDIATE = 50
-FOLDERS = ["down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes", "_silence_",
-           "_unknown_"]
 ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2"]
 WARN_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
-
-
-def mlperf_features(clips: np.ndarray) -> np.ndarray:
-    """MLPerf KWS features of 1 s 16 kHz int16 clips [N, 16000] -> float32 [N, 49, 10] MFCCs.
-
-    Recipe from shared/README.md: clip / max(clip), STFT 480/320/512 periodic Hann, magnitude,
-    40 mel bins 20-4000 Hz, log(mel + 1e-6), DCT-II MFCCs, first 10.
-    """
-    import tensorflow as tf
-
-    x = tf.constant(clips.astype(np.float32))
-    x = x / tf.reduce_max(x, axis=1, keepdims=True)
-    spec = tf.abs(tf.signal.stft(x, 480, 320, 512, window_fn=tf.signal.hann_window))
-    mel = tf.tensordot(spec, tf.signal.linear_to_mel_weight_matrix(40, 257, 16000, 20.0, 4000.0),
-                       1)
-    mfcc = tf.signal.mfccs_from_log_mel_spectrograms(tf.math.log(mel + 1e-6))[..., :10]
-    return np.nan_to_num(mfcc.numpy()).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -56,21 +38,7 @@ def kws(mlperf_model: Path, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def real_inputs(speech_commands: Path, kws) -> tuple[np.ndarray, np.ndarray]:
     """Quantized MFCCs [300, 490] int8 of real clips, and their label indices."""
-    import soundfile as sf
-
-    clips, labels = [], []
-    for i, folder in enumerate(FOLDERS):
-        files = sorted((speech_commands / folder).glob("*.wav"))[:N_REAL_PER_LABEL]
-        assert len(files) == N_REAL_PER_LABEL, folder
-        for f in files:
-            audio, rate = sf.read(f, dtype="int16")
-            assert rate == 16000
-            clips.append(np.pad(audio, (0, max(0, 16000 - len(audio))))[:16000])
-            labels.append(i)
-    feats = mlperf_features(np.stack(clips))
-    scale, zero_point = kws[3].input_quant
-    q = np.clip(np.round(feats / scale) + zero_point, -128, 127).astype(np.int8)
-    return q.reshape(len(clips), -1), np.array(labels)
+    return kws_real_inputs(speech_commands, *kws[3].input_quant, N_REAL_PER_LABEL)
 
 
 def test_report(kws) -> None:
