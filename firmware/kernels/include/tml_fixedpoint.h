@@ -49,4 +49,18 @@ static inline int32_t tml_clamp_s32(int32_t x, int32_t lo, int32_t hi)
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
+/* First filter tap (of size taps, spaced by dilation) whose input index origin + tap * dilation
+ * is >= 0, and one past the last one that is < size: the taps that fall inside the input. */
+static inline int32_t tml_first_tap(int32_t origin, int32_t dilation)
+{
+    return origin >= 0 ? 0 : (-origin + dilation - 1) / dilation;
+}
+
+static inline int32_t tml_end_tap(int32_t origin, int32_t dilation, int32_t size, int32_t taps)
+{
+    const int32_t room = size - origin; /* input elements at or after the origin */
+    const int32_t end = room <= 0 ? 0 : (room + dilation - 1) / dilation;
+    return end < taps ? end : taps;
+}
+
 #endif /* TML_FIXEDPOINT_H */

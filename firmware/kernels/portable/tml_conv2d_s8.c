@@ -1,4 +1,6 @@
-/* Portable int8 2-D convolution (NHWC input, OHWI filter, per-channel requantization). */
+/* Portable int8 2-D convolution (NHWC input, OHWI filter, per-channel requantization).
+ * Padding contributes nothing, so each output pixel only visits the filter taps that fall
+ * inside the input; with dilation 1 a filter row is one contiguous run of taps x channels. */
 #include "tml_fixedpoint.h"
 #include "tml_kernels.h"
 
@@ -10,38 +12,44 @@ int tml_conv2d_s8(const tml_context *ctx, const tml_conv_params *conv,
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t f_h = filter_dims->h, f_w = filter_dims->w;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
-    int32_t b, oy, ox, oc, fy, fx, ic;
+    const int32_t dil_h = conv->dilation_h, dil_w = conv->dilation_w;
+    const int32_t in_offset = conv->input_offset;
+    int32_t b, oy, ox, oc, fy, fx, k;
     (void)ctx;
-    if (filter_dims->c != in_c || filter_dims->n != out_c || input_dims->n != output_dims->n) {
+    if (filter_dims->c != in_c || filter_dims->n != out_c || input_dims->n != output_dims->n ||
+        dil_h < 1 || dil_w < 1) {
         return TML_ERR_ARG;
     }
     for (b = 0; b < input_dims->n; ++b) {
-        const int8_t *in_b = input + (int32_t)b * in_h * in_w * in_c;
+        const int8_t *in_b = input + b * in_h * in_w * in_c;
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t in_y0 = oy * conv->stride_h - conv->pad_h;
+            const int32_t fy_start = tml_first_tap(in_y0, dil_h);
+            const int32_t fy_end = tml_end_tap(in_y0, dil_h, in_h, f_h);
             for (ox = 0; ox < out_w; ++ox) {
                 const int32_t in_x0 = ox * conv->stride_w - conv->pad_w;
+                const int32_t fx_start = tml_first_tap(in_x0, dil_w);
+                const int32_t fx_end = tml_end_tap(in_x0, dil_w, in_w, f_w);
+                const int32_t run = (fx_end - fx_start) * in_c; /* taps x channels per row */
                 int8_t *out_px = output + ((b * out_h + oy) * out_w + ox) * out_c;
                 for (oc = 0; oc < out_c; ++oc) {
-                    const int8_t *f_oc = filter + oc * f_h * f_w * in_c;
                     const int32_t q = quant->per_channel ? oc : 0;
                     int32_t acc = 0;
-                    for (fy = 0; fy < f_h; ++fy) {
-                        const int32_t in_y = in_y0 + fy * conv->dilation_h;
-                        if (in_y < 0 || in_y >= in_h) {
-                            continue; /* padding contributes zero (after the input offset) */
-                        }
-                        for (fx = 0; fx < f_w; ++fx) {
-                            const int32_t in_x = in_x0 + fx * conv->dilation_w;
-                            const int8_t *in_px;
-                            const int8_t *f_px;
-                            if (in_x < 0 || in_x >= in_w) {
-                                continue;
+                    for (fy = fy_start; fy < fy_end; ++fy) {
+                        const int8_t *in_p =
+                            in_b + ((in_y0 + fy * dil_h) * in_w + in_x0 + fx_start * dil_w) * in_c;
+                        const int8_t *f_p = filter + ((oc * f_h + fy) * f_w + fx_start) * in_c;
+                        if (dil_w == 1) {
+                            for (k = 0; k < run; ++k) {
+                                acc += (int32_t)f_p[k] * ((int32_t)in_p[k] + in_offset);
                             }
-                            in_px = in_b + (in_y * in_w + in_x) * in_c;
-                            f_px = f_oc + (fy * f_w + fx) * in_c;
-                            for (ic = 0; ic < in_c; ++ic) {
-                                acc += (int32_t)f_px[ic] * ((int32_t)in_px[ic] + conv->input_offset);
+                        } else {
+                            for (fx = fx_start; fx < fx_end; ++fx) {
+                                for (k = 0; k < in_c; ++k) {
+                                    acc += (int32_t)f_p[k] * ((int32_t)in_p[k] + in_offset);
+                                }
+                                in_p += dil_w * in_c;
+                                f_p += in_c;
                             }
                         }
                     }
