@@ -107,8 +107,9 @@ def test_cli_inspect_and_compile(mlperf_model: Path, tmp_path: Path) -> None:
     assert (out / "model.h").is_file() and (out / "tml_conv2d_s8.c").is_file()
     assert not (out / "tml_maxpool_s8.c").exists()  # only the kernels the model uses
     # Recompiling into the same folder replaces it.
-    r = tinyml("compile", str(mlperf_model), "-o", str(out))
+    r = tinyml("compile", str(mlperf_model), "-o", str(out), "--plot", str(tmp_path / "p.png"))
     assert r.returncode == 0 and "arena (RAM):   16,000 bytes" in r.stdout
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     r = tinyml("compile", str(mlperf_model), "-o", str(tmp_path / "x"), "--target", "pdp11")
     assert r.returncode == 2 and "unknown --target 'pdp11'" in r.stderr
 

@@ -17,6 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", default=None,
                    help="comma-separated output labels (if the model does not carry them)")
     p.add_argument("--json", action="store_true", help="print the compile report as JSON")
+    p.add_argument("--plot", metavar="PNG", default=None,
+                   help="also save a picture of the arena memory plan")
     p.set_defaults(run=run)
 
 
@@ -25,6 +27,10 @@ def run(args: argparse.Namespace) -> int:
 
     labels = [s.strip() for s in args.labels.split(",")] if args.labels else None
     report = compile_model(args.model, args.output, target=args.target, labels=labels)
+    if args.plot:
+        from ..compiler.plot import plot_memory_plan
+
+        plot_memory_plan(report.plan, [o.op for o in report.ops], args.plot)
     if args.json:
         print(report.to_json())
         return 0
@@ -38,4 +44,6 @@ def run(args: argparse.Namespace) -> int:
     if report.labels:
         print(f"  labels:        {', '.join(report.labels)}")
     print(f"  files:         {', '.join(report.files)}")
+    if args.plot:
+        print(f"  memory plan:   {args.plot}")
     return 0

@@ -1,0 +1,48 @@
+"""Plot a memory plan: each arena buffer as a rectangle (op lifetime x byte range)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+
+def plot_memory_plan(plan: dict[str, Any], op_names: list[str], path: str | os.PathLike,
+                     title: str = "") -> Path:
+    """Save a PNG of ``plan`` (``MemoryPlan.to_dict()`` / ``CompileReport.plan``).
+
+    x axis: op index (-1 = the input before op 0, len(ops) = after the last op); y axis: arena
+    offset in bytes. Returns the written path.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(op_names) + 2), 4.5))
+    colors = plt.get_cmap("tab20")
+    for i, b in enumerate(plan["buffers"]):
+        x0, x1 = b["first_op"] - 0.45, b["last_op"] + 0.45
+        face = "lightgrey" if b.get("scratch_of_op") is not None else colors(i % 20)
+        ax.add_patch(Rectangle((x0, b["offset"]), x1 - x0, b["size"], facecolor=face,
+                               edgecolor="black", linewidth=0.6, alpha=0.85))
+        label = "scratch" if b.get("scratch_of_op") is not None else \
+            "t" + ",".join(map(str, b["tensors"]))
+        ax.text((x0 + x1) / 2, b["offset"] + b["size"] / 2, label, ha="center", va="center",
+                fontsize=7)
+    n = len(op_names)
+    ax.set_xlim(-1.6, n + 0.6)
+    ax.set_ylim(0, max(plan["arena_bytes"], 1) * 1.05)
+    ax.axhline(plan["arena_bytes"], color="red", linestyle="--", linewidth=1)
+    ax.set_xticks(range(-1, n + 1))
+    ax.set_xticklabels(["in", *[f"{i}\n{name[:7]}" for i, name in enumerate(op_names)], "out"],
+                       fontsize=7)
+    ax.set_ylabel("arena offset (bytes)")
+    ax.set_title(title or f"arena {plan['arena_bytes']:,} B (sum of activations "
+                 f"{plan['tensor_bytes_sum']:,} B)")
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
