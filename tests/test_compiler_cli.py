@@ -145,3 +145,21 @@ def test_labels_metadata_flag_and_errors(mlperf_model: Path, tmp_path: Path) -> 
     # and an explicit flag wins over the built-in MLPerf order.
     assert json.loads(r.stdout)["labels"] == list(reversed(words))
     assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
+
+
+def test_planner_scratch_and_in_place(mlperf_model: Path) -> None:
+    """Hooks for optimised targets: kernel scratch is planned in the arena, and kernels that
+    work in place share their input's buffer (how a sub-9 kB KWS arena becomes possible)."""
+    from toolchain.compiler.lower import lower
+    from toolchain.compiler.plan import plan_memory
+
+    graph = parse.load_model(mlperf_model)
+    calls = lower(graph)
+    assert plan_memory(graph, calls).arena_bytes == 16000
+    with_scratch = plan_memory(graph, calls, {1: 256, 2: 64})
+    assert with_scratch.arena_bytes == 16000 + 256
+    assert with_scratch.scratch[1][1] == 256
+    in_place = plan_memory(graph, calls, None, frozenset({"conv2d", "depthwise_conv2d"}))
+    # conv 0 changes the size (490 -> 8000 B); every later 25x5x64 layer reuses one buffer.
+    assert in_place.arena_bytes == 8000 + 492
+    assert len({in_place.tensor_offsets[t] for t in range(22, 31)}) == 1

@@ -174,7 +174,8 @@ def compile_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     graph, calls = _prepare(model_path)
     chosen = resolve_labels(graph, labels)
     scratch = {c.index: table[c.kernel].scratch_bytes(c) for c in calls if c.kernel in table}
-    plan: MemoryPlan = plan_memory(graph, calls, scratch)
+    in_place = frozenset(k for k, impl in table.items() if impl.in_place)
+    plan: MemoryPlan = plan_memory(graph, calls, scratch, in_place)
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or (any(out.iterdir())
                                               and not (out / "model.h").exists())):

@@ -1,6 +1,7 @@
 """Static memory plan: every activation tensor gets an offset in one arena.
 
-Tensors that share storage (RESHAPE output aliases its input) form one buffer. A buffer lives from
+Tensors that share storage (RESHAPE output aliases its input; so does the output of a kernel
+that works in place, when its input dies at that op) form one buffer. A buffer lives from
 the op that writes it to the last op that reads it (graph input from before op 0, graph output to
 the end); buffers whose lifetimes overlap never overlap in memory. Placement is greedy first-fit,
 largest buffer first, each at the lowest aligned offset that fits. Kernel scratch is a buffer that
@@ -55,8 +56,14 @@ def _align(n: int) -> int:
 
 
 def plan_memory(graph: ModelGraph, calls: list[KernelCall],
-                scratch_bytes: dict[int, int] | None = None) -> MemoryPlan:
-    """Assign arena offsets to all activation tensors (and per-op scratch)."""
+                scratch_bytes: dict[int, int] | None = None,
+                in_place_kernels: frozenset[str] = frozenset()) -> MemoryPlan:
+    """Assign arena offsets to all activation tensors (and per-op scratch).
+
+    ``in_place_kernels`` names kernels (keys of the target's table) that may write their output
+    over their first input: such an op's output joins its input's buffer when the input is not
+    read by any later op and is not a graph output, and the sizes are equal.
+    """
     n_ops = len(calls)
     alias: dict[int, int] = {}  # tensor -> root tensor of its buffer
 
@@ -65,9 +72,18 @@ def plan_memory(graph: ModelGraph, calls: list[KernelCall],
             t = alias[t]
         return t
 
+    last_read: dict[int, int] = {}
     for call in calls:
+        for t in call.inputs:
+            last_read[t] = call.index
+    for call in calls:
+        x = call.inputs[0] if call.inputs else None
         if call.kernel == "reshape":
             alias[call.output] = root(call.inputs[0])
+        elif (call.kernel in in_place_kernels and x is not None and last_read[x] == call.index
+              and x not in graph.outputs and call.inputs.count(x) == 1
+              and graph.tensors[x].nbytes == graph.tensors[call.output].nbytes):
+            alias[call.output] = root(x)
     first: dict[int, int] = {}
     last: dict[int, int] = {}
     members: dict[int, list[int]] = {}

@@ -27,12 +27,14 @@ def no_scratch(call: KernelCall) -> int:
 
 @dataclass(frozen=True)
 class KernelImpl:
-    """One kernel implementation: C function, its sources (relative to firmware/kernels), and
-    the scratch bytes it needs for a given call."""
+    """One kernel implementation: C function, its sources (relative to firmware/kernels), the
+    scratch bytes it needs for a given call, and whether it may write its output over its input
+    (the planner then gives both one buffer)."""
 
     function: str
     sources: tuple[str, ...]
     scratch_bytes: Callable[[KernelCall], int] = no_scratch
+    in_place: bool = False
 
 
 def _portable(name: str) -> KernelImpl:
