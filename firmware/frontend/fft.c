@@ -8,6 +8,32 @@ static void fft_stage_span4(float *x, uint32_t n)
 {
     for (uint32_t b = 0; b < n; b += 4) {
         float *p = x + 2 * b;
+#if defined(TML_FRONTEND_ARM_VFP)
+        /* Same operations as the C below, with one multi-register load and store. */
+        __asm__ volatile(
+            "vldmia %0, {s0-s7}\n\t"
+            "vadd.f32 s8, s0, s4\n\t"   /* t0 = a + c */
+            "vadd.f32 s9, s1, s5\n\t"
+            "vsub.f32 s10, s0, s4\n\t"  /* t1 = a - c */
+            "vsub.f32 s11, s1, s5\n\t"
+            "vadd.f32 s12, s2, s6\n\t"  /* t2 = b + d */
+            "vadd.f32 s13, s3, s7\n\t"
+            "vsub.f32 s14, s2, s6\n\t"  /* t3 = b - d */
+            "vsub.f32 s15, s3, s7\n\t"
+            "vadd.f32 s0, s8, s12\n\t"  /* t0 + t2 */
+            "vadd.f32 s1, s9, s13\n\t"
+            "vadd.f32 s2, s10, s15\n\t" /* t1 - i t3 */
+            "vsub.f32 s3, s11, s14\n\t"
+            "vsub.f32 s4, s8, s12\n\t"  /* t0 - t2 */
+            "vsub.f32 s5, s9, s13\n\t"
+            "vsub.f32 s6, s10, s15\n\t" /* t1 + i t3 */
+            "vadd.f32 s7, s11, s14\n\t"
+            "vstmia %0, {s0-s7}"
+            :
+            : "r"(p)
+            : "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10",
+              "s11", "s12", "s13", "s14", "s15");
+#else
         const float ar = p[0], ai = p[1], br = p[2], bi = p[3];
         const float cr = p[4], ci = p[5], dr = p[6], di = p[7];
         const float t0r = ar + cr, t0i = ai + ci, t1r = ar - cr, t1i = ai - ci;
@@ -20,6 +46,7 @@ static void fft_stage_span4(float *x, uint32_t n)
         p[5] = t0i - t2i;
         p[6] = t1r - t3i; /* t1 + i t3 */
         p[7] = t1i + t3r;
+#endif
     }
 }
 
@@ -30,12 +57,60 @@ static void fft_stage_radix4(float *x, uint32_t n, uint32_t span, const float *t
     const uint32_t tw_step = 6 * (n / span); /* the n-point table, subsampled */
     for (uint32_t j = 0; j < quarter; ++j) {
         const float *w = tw + j * tw_step;
+#if !defined(TML_FRONTEND_ARM_VFP)
         const float w1r = w[0], w1i = w[1], w2r = w[2], w2i = w[3], w3r = w[4], w3i = w[5];
+#endif
         for (uint32_t b = j; b < n; b += span) {
             float *pa = x + 2 * b;
             float *pb = pa + 2 * quarter;
             float *pc = pb + 2 * quarter;
             float *pd = pc + 2 * quarter;
+#if defined(TML_FRONTEND_ARM_VFP)
+            /* Same operations as the C below (VMLS/VMLA round the product like the C does),
+             * with multi-register loads and stores. */
+            __asm__ volatile(
+                "vldmia %0, {s0-s1}\n\t"
+                "vldmia %1, {s2-s3}\n\t"
+                "vldmia %2, {s4-s5}\n\t"
+                "vldmia %3, {s6-s7}\n\t"
+                "vadd.f32 s8, s0, s4\n\t"   /* t0 = a + c */
+                "vadd.f32 s9, s1, s5\n\t"
+                "vsub.f32 s10, s0, s4\n\t"  /* t1 = a - c */
+                "vsub.f32 s11, s1, s5\n\t"
+                "vadd.f32 s12, s2, s6\n\t"  /* t2 = b + d */
+                "vadd.f32 s13, s3, s7\n\t"
+                "vsub.f32 s14, s2, s6\n\t"  /* t3 = b - d */
+                "vsub.f32 s15, s3, s7\n\t"
+                "vadd.f32 s0, s8, s12\n\t"  /* y0 = t0 + t2 */
+                "vadd.f32 s1, s9, s13\n\t"
+                "vstmia %0, {s0-s1}\n\t"
+                "vldmia %4, {s16-s21}\n\t"  /* w1, w2, w3 */
+                "vsub.f32 s2, s8, s12\n\t"  /* y2 = t0 - t2 */
+                "vsub.f32 s3, s9, s13\n\t"
+                "vadd.f32 s4, s10, s15\n\t" /* y1 = t1 - i t3 */
+                "vsub.f32 s5, s11, s14\n\t"
+                "vsub.f32 s6, s10, s15\n\t" /* y3 = t1 + i t3 */
+                "vadd.f32 s7, s11, s14\n\t"
+                "vmul.f32 s8, s4, s16\n\t"  /* y1 w1 */
+                "vmls.f32 s8, s5, s17\n\t"
+                "vmul.f32 s9, s4, s17\n\t"
+                "vmla.f32 s9, s5, s16\n\t"
+                "vstmia %1, {s8-s9}\n\t"
+                "vmul.f32 s10, s2, s18\n\t" /* y2 w2 */
+                "vmls.f32 s10, s3, s19\n\t"
+                "vmul.f32 s11, s2, s19\n\t"
+                "vmla.f32 s11, s3, s18\n\t"
+                "vstmia %2, {s10-s11}\n\t"
+                "vmul.f32 s12, s6, s20\n\t" /* y3 w3 */
+                "vmls.f32 s12, s7, s21\n\t"
+                "vmul.f32 s13, s6, s21\n\t"
+                "vmla.f32 s13, s7, s20\n\t"
+                "vstmia %3, {s12-s13}"
+                :
+                : "r"(pa), "r"(pb), "r"(pc), "r"(pd), "r"(w)
+                : "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10",
+                  "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21");
+#else
             const float t0r = pa[0] + pc[0], t0i = pa[1] + pc[1];
             const float t1r = pa[0] - pc[0], t1i = pa[1] - pc[1];
             const float t2r = pb[0] + pd[0], t2i = pb[1] + pd[1];
@@ -45,12 +120,13 @@ static void fft_stage_radix4(float *x, uint32_t n, uint32_t span, const float *t
             const float y3r = t1r - t3i, y3i = t1i + t3r; /* t1 + i t3 */
             pa[0] = t0r + t2r;
             pa[1] = t0i + t2i;
-            pb[0] = y1r * w1r - y1i * w1i;
-            pb[1] = y1r * w1i + y1i * w1r;
-            pc[0] = y2r * w2r - y2i * w2i;
-            pc[1] = y2r * w2i + y2i * w2r;
-            pd[0] = y3r * w3r - y3i * w3i;
-            pd[1] = y3r * w3i + y3i * w3r;
+            pb[0] = tml_mls(y1r * w1r, y1i, w1i);
+            pb[1] = tml_mla(y1r * w1i, y1i, w1r);
+            pc[0] = tml_mls(y2r * w2r, y2i, w2i);
+            pc[1] = tml_mla(y2r * w2i, y2i, w2r);
+            pd[0] = tml_mls(y3r * w3r, y3i, w3i);
+            pd[1] = tml_mla(y3r * w3i, y3i, w3r);
+#endif
         }
     }
 }

@@ -1,7 +1,10 @@
 /* MFCC features of one clip: framing, window, real FFT, magnitude, mel, log, DCT, int8. */
 #include "fp_strict.h"
 
+#include "logf_impl.h"
 #include "tml_frontend.h"
+
+#include <string.h>
 
 /* Square root: one IEEE instruction on both targets, without libm's errno path. */
 static inline float frontend_sqrtf(float x)
@@ -22,7 +25,7 @@ static int is_power_of_two(uint32_t v)
 
 static int config_is_valid(const tml_frontend_config *cfg)
 {
-    if (cfg->window == 0 || cfg->fft_twiddles == 0 || cfg->fft_order == 0 ||
+    if (cfg->window == 0 || cfg->fft_twiddles == 0 || cfg->split_order == 0 ||
         cfg->split_twiddles == 0 || cfg->mel_start == 0 || cfg->mel_count == 0 ||
         cfg->mel_weights == 0 || cfg->dct == 0) {
         return 0;
@@ -57,21 +60,52 @@ size_t tml_frontend_scratch_bytes(const tml_frontend_config *cfg)
            ((size_t)cfg->fft_length + cfg->num_bins + cfg->num_mel_bins + cfg->num_coefficients);
 }
 
+/* Largest sample. On Armv7E-M two samples per word with the DSP's packed compare (SSUB16 sets
+ * the GE flags per halfword, SEL picks the larger halves). */
+static int32_t peak_sample(const int16_t *pcm, size_t n)
+{
+    int32_t peak = -32768;
+    size_t i = 0;
+#if defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
+    uint32_t packed = 0x80008000u; /* (-32768, -32768) */
+    for (; i + 8 <= n; i += 8) {
+        uint32_t w[4];
+        memcpy(w, pcm + i, sizeof w);
+        uint32_t a, b;
+        __asm__("ssub16 %0, %2, %3\n\tsel %0, %2, %3\n\t"
+                "ssub16 %1, %4, %5\n\tsel %1, %4, %5"
+                : "=&r"(a), "=&r"(b)
+                : "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3])
+                : "cc");
+        __asm__("ssub16 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(a) : "r"(a), "r"(b) : "cc");
+        __asm__("ssub16 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(packed) : "r"(packed), "r"(a)
+                : "cc");
+    }
+    const int32_t lo = (int16_t)(packed & 0xffffu), hi = (int16_t)(packed >> 16);
+    peak = lo > hi ? lo : hi;
+#endif
+    for (; i < n; ++i) {
+        peak = pcm[i] > peak ? pcm[i] : peak;
+    }
+    return peak;
+}
+
 /* 1 / divisor of the waveform normalisation (see tml_frontend_normalization). */
 static float normalization_gain(const tml_frontend_config *cfg, const int16_t *pcm, size_t n)
 {
     if (cfg->normalization == TML_FRONTEND_NORM_FULL_SCALE) {
         return 1.0f / 32768.0f;
     }
-    int32_t peak = -32768, trough = 32767;
-    for (size_t i = 0; i < n; ++i) {
-        const int32_t v = pcm[i];
-        peak = v > peak ? v : peak;
-        trough = v < trough ? v : trough;
+    if (n == 0) {
+        return 1.0f;
     }
-    int32_t divisor = peak;
-    if (n == 0 || peak <= 0) {
-        divisor = (n == 0 || trough == 0) ? 1 : -trough; /* all samples <= 0 */
+    int32_t divisor = peak_sample(pcm, n);
+    if (divisor <= 0) { /* all samples <= 0: the largest magnitude, or 1 when all are 0 */
+        int32_t trough = 0;
+        for (size_t i = 0; i < n; ++i) {
+            trough = pcm[i] < trough ? pcm[i] : trough;
+        }
+        divisor = trough == 0 ? 1 : -trough;
     }
     return 1.0f / (float)divisor;
 }
@@ -103,19 +137,17 @@ static void load_frame(const tml_frontend_config *cfg, const int16_t *pcm, size_
  * X[k] = (Z[k] + conj Z[h-k]) - i W^k (Z[k] - conj Z[h-k]), h = fft_length / 2, W = e^(-2 pi i/N). */
 static void split_magnitudes(const tml_frontend_config *cfg, const float *z, float *mag)
 {
-    const uint32_t h = cfg->fft_length / 2;
-    const uint16_t *order = cfg->fft_order;
+    const uint16_t *pos = cfg->split_order;
     const float *t = cfg->split_twiddles;
     for (uint32_t j = 0; j < cfg->num_bins; ++j) {
-        const uint32_t k = cfg->first_bin + j;
-        const float *a = z + 2 * order[k & (h - 1)];
-        const float *b = z + 2 * order[(h - k) & (h - 1)];
+        const float *a = z + 2 * pos[2 * j];
+        const float *b = z + 2 * pos[2 * j + 1];
         const float sr = a[0] + b[0], si = a[1] - b[1]; /* Z[k] + conj Z[h-k] */
         const float dr = a[0] - b[0], di = a[1] + b[1]; /* Z[k] - conj Z[h-k] */
         const float tr = t[2 * j], ti = t[2 * j + 1];
-        const float xr = sr + (dr * tr - di * ti);
-        const float xi = si + (dr * ti + di * tr);
-        mag[j] = frontend_sqrtf(xr * xr + xi * xi);
+        const float xr = sr + tml_mls(dr * tr, di, ti);
+        const float xi = si + tml_mla(dr * ti, di, tr);
+        mag[j] = frontend_sqrtf(tml_mla(xr * xr, xi, xi));
     }
 }
 
@@ -135,19 +167,33 @@ static void frame_mfcc(const tml_frontend_config *cfg, float gain, float *scratc
         const uint32_t count = cfg->mel_count[b];
         float acc = 0.0f;
         for (uint32_t i = 0; i < count; ++i) {
-            acc += s[i] * w[i];
+            acc = tml_mla(acc, s[i], w[i]);
         }
         w += count;
-        logmel[b] = tml_frontend_logf(acc * gain + cfg->log_offset);
+        logmel[b] = frontend_logf(tml_mla(cfg->log_offset, acc, gain));
     }
 
-    const float *row = cfg->dct;
-    for (uint32_t c = 0; c < cfg->num_coefficients; ++c) {
-        float acc = 0.0f;
-        for (uint32_t b = 0; b < cfg->num_mel_bins; ++b) {
-            acc += row[b] * logmel[b];
+    /* DCT rows two at a time: one load of each log-mel value serves both */
+    const uint32_t bands = cfg->num_mel_bins;
+    uint32_t c = 0;
+    for (; c + 2 <= cfg->num_coefficients; c += 2) {
+        const float *row0 = cfg->dct + (size_t)c * bands;
+        const float *row1 = row0 + bands;
+        float acc0 = 0.0f, acc1 = 0.0f;
+        for (uint32_t b = 0; b < bands; ++b) {
+            const float v = logmel[b];
+            acc0 = tml_mla(acc0, row0[b], v);
+            acc1 = tml_mla(acc1, row1[b], v);
         }
-        row += cfg->num_mel_bins;
+        out[c] = acc0;
+        out[c + 1] = acc1;
+    }
+    if (c < cfg->num_coefficients) {
+        const float *row = cfg->dct + (size_t)c * bands;
+        float acc = 0.0f;
+        for (uint32_t b = 0; b < bands; ++b) {
+            acc = tml_mla(acc, row[b], logmel[b]);
+        }
         out[c] = acc;
     }
 }

@@ -59,7 +59,7 @@ typedef struct tml_frontend_config {
     int32_t output_zero_point;
     const float *window;         /* [window_samples]: periodic Hann times 0.5 (the split step's 1/2) */
     const float *fft_twiddles;   /* [fft_length/8][3][re,im]: exp(-2 pi i m j / (fft_length/2)), m=1..3 */
-    const uint16_t *fft_order;   /* [fft_length/2]: where frequency k lands in the FFT output */
+    const uint16_t *split_order; /* [num_bins][2]: FFT output positions of Z[k], Z[(h-k) mod h] */
     const float *split_twiddles; /* [num_bins][re,im]: -i exp(-2 pi i k / fft_length), k from first_bin */
     const uint16_t *mel_start;   /* [num_mel_bins]: first spectrum bin of each band */
     const uint16_t *mel_count;   /* [num_mel_bins]: nonzero weights of each band */
@@ -87,7 +87,7 @@ float tml_frontend_logf(float x);
 
 /* In-place complex FFT (forward, unnormalised) of n = 2^p interleaved (re, im) values:
  * radix-4 decimation-in-frequency stages, then one radix-2 stage when p is odd. The output
- * is in digit-reversed order: frequency k sits at position order[k] of the frontend tables. */
+ * is in digit-reversed order (the split step reads it through split_order). */
 void tml_frontend_fft(float *data, uint32_t n, const float *twiddles);
 
 #ifdef __cplusplus

@@ -46,7 +46,7 @@ def _config(spec: FeatureSpec):
         spec.output_zero_point if spec.output_zero_point is not None else 0,
     )
     floats = (spec.log_offset, spec.output_scale if spec.output_scale is not None else 1.0)
-    arrays = (t.window, t.fft_twiddles, t.fft_order, t.split_twiddles, t.mel_start, t.mel_count,
+    arrays = (t.window, t.fft_twiddles, t.split_order, t.split_twiddles, t.mel_start, t.mel_count,
               t.mel_weights, t.dct)
     return _extension().make_config(ints, floats, arrays)
 

@@ -96,7 +96,7 @@ static PyObject *make_config(PyObject *self, PyObject *args)
     const struct { char kind; Py_ssize_t count; const char *name; } expect[NUM_TABLES] = {
         {'f', (Py_ssize_t)window, "window"},
         {'f', (Py_ssize_t)(fft_length / 8) * 6, "fft_twiddles"},
-        {'H', (Py_ssize_t)(fft_length / 2), "fft_order"},
+        {'H', (Py_ssize_t)num_bins * 2, "split_order"},
         {'f', (Py_ssize_t)num_bins * 2, "split_twiddles"},
         {'H', (Py_ssize_t)mels, "mel_start"},
         {'H', (Py_ssize_t)mels, "mel_count"},
@@ -120,7 +120,7 @@ static PyObject *make_config(PyObject *self, PyObject *args)
     }
     c->window = (const float *)h->views[0].buf;
     c->fft_twiddles = (const float *)h->views[1].buf;
-    c->fft_order = (const uint16_t *)h->views[2].buf;
+    c->split_order = (const uint16_t *)h->views[2].buf;
     c->split_twiddles = (const float *)h->views[3].buf;
     c->mel_start = (const uint16_t *)h->views[4].buf;
     c->mel_count = (const uint16_t *)h->views[5].buf;

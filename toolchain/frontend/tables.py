@@ -76,7 +76,7 @@ class FrontendTables:
 
     window: np.ndarray           # float32 [window_samples], periodic Hann * 0.5
     fft_twiddles: np.ndarray     # float32 [fft_length // 8, 3, 2]
-    fft_order: np.ndarray        # uint16 [fft_length // 2]
+    split_order: np.ndarray      # uint16 [num_bins, 2]: positions of Z[k], Z[(h - k) mod h]
     split_twiddles: np.ndarray   # float32 [num_bins, 2]
     mel_start: np.ndarray        # uint16 [num_mel_bins]
     mel_count: np.ndarray        # uint16 [num_mel_bins]
@@ -88,7 +88,7 @@ class FrontendTables:
     def arrays(self) -> dict[str, np.ndarray]:
         return {
             "window": self.window, "fft_twiddles": self.fft_twiddles,
-            "fft_order": self.fft_order, "split_twiddles": self.split_twiddles,
+            "split_order": self.split_order, "split_twiddles": self.split_twiddles,
             "mel_start": self.mel_start, "mel_count": self.mel_count,
             "mel_weights": self.mel_weights, "dct": self.dct,
         }
@@ -112,13 +112,15 @@ def _build(spec: FeatureSpec) -> FrontendTables:
         counts.append(hi - lo + 1)
         flat.append(weights32[lo:hi + 1, b])
     k = np.arange(first_bin, last_bin + 1)
+    order = fft_output_order(n)
     circle = _unit_circle(k / spec.fft_length)
     split = _snap(np.stack([circle[:, 1], -circle[:, 0]], axis=-1))  # -i * (re + i im)
 
     return FrontendTables(
         window=window.astype(np.float32),
         fft_twiddles=np.ascontiguousarray(fft_twiddles.astype(np.float32)),
-        fft_order=fft_output_order(n).astype(np.uint16),
+        split_order=np.ascontiguousarray(
+            np.stack([order[k % n], order[(n - k) % n]], axis=-1).astype(np.uint16)),
         split_twiddles=np.ascontiguousarray(split.astype(np.float32)),
         mel_start=np.array(starts, dtype=np.uint16),
         mel_count=np.array(counts, dtype=np.uint16),
