@@ -335,7 +335,7 @@ class Link:
                 if frame is None:
                     break  # timeout: send again
                 if frame is False:
-                    continue  # a corrupted reply; ours may still come, else the timeout
+                    break  # most likely our reply, damaged: ask again (the device resends it)
                 assert isinstance(frame, Frame)
                 if frame.type == MSG_ERROR and len(frame.payload) >= 5:
                     code, detail = struct.unpack_from("<BI", frame.payload)
