@@ -19,6 +19,7 @@ from ..errors import BadInputError
 from . import parse
 from .emit import emit
 from .lower import KernelCall, lower
+from .optimize import optimize_calls
 from .plan import MemoryPlan, plan_memory
 from .targets import kernel_table
 
@@ -173,9 +174,11 @@ def compile_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     table = kernel_table(target)
     graph, calls = _prepare(model_path)
     chosen = resolve_labels(graph, labels)
-    scratch = {c.index: table[c.kernel].scratch_bytes(c) for c in calls if c.kernel in table}
+    kernel_calls = optimize_calls(graph, calls, target)  # per-target kernel choice
+    scratch = {c.index: table[c.kernel].scratch_bytes(c) for c in kernel_calls
+               if c.kernel in table}
     in_place = frozenset(k for k, impl in table.items() if impl.in_place)
-    plan: MemoryPlan = plan_memory(graph, calls, scratch, in_place)
+    plan: MemoryPlan = plan_memory(graph, kernel_calls, scratch, in_place)
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or (any(out.iterdir())
                                               and not (out / "model.h").exists())):
@@ -183,7 +186,7 @@ def compile_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        result = emit(graph, calls, plan, table, chosen, tmp, target)
+        result = emit(graph, kernel_calls, plan, table, chosen, tmp, target)
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import optimize
 from .lower import KernelCall
 from .parse import ModelGraph
 from .plan import MemoryPlan
@@ -64,6 +65,13 @@ def emit(graph: ModelGraph, calls: list[KernelCall], plan: MemoryPlan,
     quant_bytes = 0
     emitted: set[int] = set()
     for call in calls:
+        if call.prepared:  # optimised kernel: its own filter layout and folded requantization
+            text, more, wb, qb = optimize.emit_constants(call)
+            weights.append(text)
+            decls.extend(more)
+            weight_bytes += wb
+            quant_bytes += qb
+            continue
         for t_index, ctype in ((call.filter, "int8_t"), (call.bias, "int32_t")):
             if t_index is None or t_index in emitted:
                 continue
@@ -127,7 +135,11 @@ def emit(graph: ModelGraph, calls: list[KernelCall], plan: MemoryPlan,
     if not weights:
         wc.append("typedef int tinyml_no_weights;\n")
     # ---- model.c ----
-    c = [header, '#include "model.h"\n#include "model_weights.h"\n#include "tml_kernels.h"\n\n',
+    used = {table[call.kernel] for call in calls if call.kernel in table}
+    extra_headers = sorted({Path(s).name for impl in used for s in impl.sources
+                            if s.endswith(".h") and s not in COMMON_HEADERS})
+    c = [header, '#include "model.h"\n#include "model_weights.h"\n#include "tml_kernels.h"\n',
+         *[f'#include "{name}"\n' for name in extra_headers if "kernels" in name], "\n",
          "#ifdef TINYML_HOOKS_HEADER\n#include TINYML_HOOKS_HEADER\n#endif\n",
          "#ifndef TINYML_OP_BEGIN\n#define TINYML_OP_BEGIN(op_index) ((void)0)\n#endif\n",
          "#ifndef TINYML_OP_END\n#define TINYML_OP_END(op_index) ((void)0)\n#endif\n\n",
@@ -155,6 +167,7 @@ def emit(graph: ModelGraph, calls: list[KernelCall], plan: MemoryPlan,
             "fully_connected": "tml_fc_params", "avgpool": "tml_pool_params",
             "maxpool": "tml_pool_params", "softmax": "tml_softmax_params",
             "add": "tml_add_params", "requantize": "tml_requantize_params",
+            **optimize.PARAM_STRUCTS,
         }[call.kernel]
         fields = ", ".join(str(v) for v in call.params.values())
         c.append(f"static const {struct} op{i}_params = {{{fields}}};\n")
@@ -167,7 +180,9 @@ def emit(graph: ModelGraph, calls: list[KernelCall], plan: MemoryPlan,
         y = ptr[call.output]
         fn = impl.function
         bias = "0" if call.bias is None else f"tinyml_w{call.bias}"
-        if call.kernel in ("conv2d", "depthwise_conv2d"):
+        if call.prepared:
+            args = optimize.call_args(call, x, y)
+        elif call.kernel in ("conv2d", "depthwise_conv2d"):
             args = (f"&op{i}_ctx, &op{i}_params, &op{i}_quant, &op{i}_input_dims, {x}, "
                     f"&op{i}_filter_dims, tinyml_w{call.filter}, {bias}, &op{i}_output_dims, {y}")
         elif call.kernel == "fully_connected":
@@ -231,7 +246,6 @@ def emit(graph: ModelGraph, calls: list[KernelCall], plan: MemoryPlan,
     for name, text in files.items():
         (out_dir / name).write_text(text)
     written = list(files)
-    used = {table[call.kernel] for call in calls if call.kernel in table}
     for rel in list(COMMON_HEADERS) + sorted({s for impl in used for s in impl.sources}):
         src = KERNELS_DIR / rel
         shutil.copyfile(src, out_dir / src.name)

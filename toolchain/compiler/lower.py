@@ -46,6 +46,8 @@ class KernelCall:
     sizes: dict[str, int] = field(default_factory=dict)
     macs: int = 0
     attrs: dict[str, Any] = field(default_factory=dict)  # human-readable parameters
+    # Target-specific constants computed at compile time (see optimize.py); empty = portable.
+    prepared: dict[str, Any] = field(default_factory=dict)
 
 
 def _nhwc(shape: tuple[int, ...]) -> Dims:

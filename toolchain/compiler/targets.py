@@ -52,9 +52,31 @@ PORTABLE: dict[str, KernelImpl] = {
     "requantize": _portable("tml_requantize_s8"),
 }
 
-# Issue 6 adds "cortex-m4" / "cortex-m7" as {**PORTABLE, <overrides>}.
+
+def _m4(name: str, scratch: Callable[[KernelCall], int], in_place: bool) -> KernelImpl:
+    return KernelImpl(name, ("cortex_m4/tml_kernels_m4.h", "cortex_m4/tml_m4_gemm.h",
+                             "include/tml_acle.h", f"cortex_m4/{name}.c"), scratch, in_place)
+
+
+def _dsp_table() -> dict[str, KernelImpl]:
+    """Portable kernels plus the Armv7E-M ones that optimize.choose_kernel picks per call."""
+    from . import optimize
+
+    return {
+        **PORTABLE,
+        "conv2d_m4": _m4("tml_conv2d_s8_m4", optimize.conv_scratch_bytes, False),
+        "conv2d_1x1_m4": _m4("tml_conv2d_1x1_s8_m4", optimize.conv1x1_scratch_bytes, True),
+        "depthwise_conv2d_3x3_m4": _m4("tml_depthwise_conv2d_3x3_s8_m4",
+                                       optimize.dw3x3_scratch_bytes, True),
+    }
+
+
+# cortex-m55 has the DSP extension too (its MVE kernels are future work).
 TARGETS: dict[str, dict[str, KernelImpl]] = {
     "generic": PORTABLE,
+    "cortex-m4": _dsp_table(),
+    "cortex-m7": _dsp_table(),
+    "cortex-m55": _dsp_table(),
 }
 
 

@@ -1,0 +1,88 @@
+/* Cortex-M4 int8 2-D convolution (any filter size, stride, dilation, padding): im2col of 4
+ * output pixels into scratch as int16 pairs, padding filled with the input zero point, then
+ * the SMLAD block of tml_m4_gemm.h. Rows of the filter window that lie inside the input and
+ * start on a 4-value boundary are widened a word at a time. */
+#include "tml_m4_gemm.h"
+
+/* int16 position of value t of pixel p (0..3) in the cols layout. */
+static inline int32_t cols_index(int32_t t, int32_t p)
+{
+    return (((t >> 2) * 8 + p * 2 + (t & 1)) << 1) + ((t >> 1) & 1);
+}
+
+static void im2col_pixel(const tml_conv_params *conv, const tml_dims *in_d, const int8_t *input,
+                         int32_t f_h, int32_t f_w, int32_t k_padded, int32_t oy, int32_t ox,
+                         int32_t p, int32_t *cols)
+{
+    const int32_t in_h = in_d->h, in_w = in_d->w, in_c = in_d->c;
+    const int32_t row_len = f_w * in_c;
+    const int32_t y0 = oy * conv->stride_h - conv->pad_h;
+    const int32_t x0 = ox * conv->stride_w - conv->pad_w;
+    const int16_t pad = (int16_t)(-conv->input_offset);
+    int16_t *half = (int16_t *)cols;
+    int32_t fy, fx, c, t = 0;
+    const int x_inside = x0 >= 0 && x0 + (f_w - 1) * conv->dilation_w < in_w;
+    for (fy = 0; fy < f_h; ++fy) {
+        const int32_t y = y0 + fy * conv->dilation_h;
+        const int y_inside = y >= 0 && y < in_h;
+        if (y_inside && x_inside && conv->dilation_w == 1 && (t & 3) == 0 && (row_len & 3) == 0) {
+            const int8_t *src = input + (y * in_w + x0) * in_c;
+            int32_t k;
+            for (k = 0; k < row_len; k += 4) {
+                tml_m4_widen_word(tml_read_s8x4(src + k), cols + ((t + k) >> 2) * 8 + p * 2);
+            }
+            t += row_len;
+            continue;
+        }
+        for (fx = 0; fx < f_w; ++fx) {
+            const int32_t x = x0 + fx * conv->dilation_w;
+            const int inside = y_inside && x >= 0 && x < in_w;
+            const int8_t *src = input + (y * in_w + x) * in_c;
+            for (c = 0; c < in_c; ++c, ++t) {
+                half[cols_index(t, p)] = inside ? (int16_t)src[c] : pad;
+            }
+        }
+    }
+    for (; t < k_padded; ++t) {
+        half[cols_index(t, p)] = 0; /* zero weights there; any value would do */
+    }
+}
+
+int tml_conv2d_s8_m4(const tml_context *ctx, const tml_conv_params *conv,
+                     const tml_m4_requant *rq, const tml_dims *input_dims, const int8_t *input,
+                     const tml_dims *filter_dims, const int8_t *filter,
+                     const tml_dims *output_dims, int8_t *output)
+{
+    const int32_t f_h = filter_dims->h, f_w = filter_dims->w, out_c = output_dims->c;
+    const int32_t k_padded = (f_h * f_w * input_dims->c + 3) & ~3;
+    const int32_t out_h = output_dims->h, out_w = output_dims->w;
+    const int32_t per_image = out_h * out_w;
+    const int32_t pixels = output_dims->n * per_image;
+    const int full = conv->act_min == -128 && conv->act_max == 127;
+    int32_t *cols = (int32_t *)ctx->buf;
+    int32_t p0;
+    if (filter_dims->c != input_dims->c || filter_dims->n != out_c ||
+        input_dims->n != output_dims->n || ctx->size < TML_M4_CONV_SCRATCH_BYTES(k_padded) ||
+        output == input) {
+        return TML_ERR_ARG;
+    }
+    for (p0 = 0; p0 < pixels; p0 += 4) {
+        const int32_t n = pixels - p0 < 4 ? pixels - p0 : 4;
+        int32_t p;
+        for (p = 0; p < 4; ++p) {
+            const int32_t q = p0 + (p < n ? p : n - 1);
+            const int32_t b = q / per_image, r = q % per_image;
+            const int8_t *in_b = input + b * input_dims->h * input_dims->w * input_dims->c;
+            im2col_pixel(conv, input_dims, in_b, f_h, f_w, k_padded, r / out_w, r % out_w, p,
+                         cols);
+        }
+        if (full) {
+            tml_m4_gemm4(cols, k_padded / 4, filter, k_padded, out_c, rq, output + p0 * out_c,
+                         out_c, n, -128, 127, 1);
+        } else {
+            tml_m4_gemm4(cols, k_padded / 4, filter, k_padded, out_c, rq, output + p0 * out_c,
+                         out_c, n, conv->act_min, conv->act_max, 0);
+        }
+    }
+    return TML_OK;
+}

@@ -1,0 +1,97 @@
+/* Cortex-M4 int8 3x3 depthwise convolution (stride 1, padding 1, multiplier 1), one channel at
+ * a time: the channel is copied into a zero-point-padded int16 plane in scratch, then each pair
+ * of horizontally adjacent outputs takes 2 word loads and 4 multiply-accumulates per filter row
+ * (SMLAD pairs two taps; SMLABT/SMLATB take the odd ones). The channel's weights stay in six
+ * registers as int16 pairs. Runs in place: channel c is written only after it was copied. */
+#include "tml_m4_gemm.h"
+
+int tml_depthwise_conv2d_3x3_s8_m4(const tml_context *ctx, const tml_dw_conv_params *conv,
+                                   const tml_m4_requant *rq, const tml_dims *input_dims,
+                                   const int8_t *input, const tml_dims *filter_dims,
+                                   const int8_t *filter, const tml_dims *output_dims,
+                                   int8_t *output)
+{
+    const int32_t h = input_dims->h, w = input_dims->w, ch = input_dims->c;
+    const int32_t plane_w = 2 * ((w + 1) / 2) + 2; /* even: rows start on a word */
+    const int32_t row_words = plane_w / 2;
+    const int32_t plane_len = (h + 2) * plane_w;
+    const int16_t pad = (int16_t)(-conv->input_offset);
+    const int full = conv->act_min == -128 && conv->act_max == 127;
+    int16_t *plane = (int16_t *)ctx->buf;
+    int32_t b, c, i, y, x;
+    if (filter_dims->h != 3 || filter_dims->w != 3 || filter_dims->c != ch ||
+        output_dims->c != ch || output_dims->h != h || output_dims->w != w ||
+        output_dims->n != input_dims->n || conv->stride_h != 1 || conv->stride_w != 1 ||
+        conv->dilation_h != 1 || conv->dilation_w != 1 || conv->pad_h != 1 ||
+        conv->pad_w != 1 || conv->depth_multiplier != 1 ||
+        ctx->size < TML_M4_DW3X3_SCRATCH_BYTES(h, w)) {
+        return TML_ERR_ARG;
+    }
+    /* The border stays at the zero point for every channel; only the interior is rewritten. */
+    for (i = 0; i < plane_len; ++i) {
+        plane[i] = pad;
+    }
+    for (b = 0; b < input_dims->n; ++b) {
+        const int8_t *in_b = input + b * h * w * ch;
+        int8_t *out_b = output + b * h * w * ch;
+        for (c = 0; c < ch; ++c) {
+            const int8_t *f = filter + c;
+            const int32_t w01_0 = tml_pack16(f[0], f[ch]), w12_0 = tml_pack16(f[ch], f[2 * ch]);
+            const int32_t w01_1 = tml_pack16(f[3 * ch], f[4 * ch]);
+            const int32_t w12_1 = tml_pack16(f[4 * ch], f[5 * ch]);
+            const int32_t w01_2 = tml_pack16(f[6 * ch], f[7 * ch]);
+            const int32_t w12_2 = tml_pack16(f[7 * ch], f[8 * ch]);
+            const int64_t off = rq[c].offset;
+            const int32_t m = rq[c].multiplier, s = rq[c].shift;
+            const int8_t *src = in_b + c;
+            int8_t *dst = out_b + c;
+            for (y = 0; y < h; ++y) {
+                int16_t *row = plane + (y + 1) * plane_w + 1;
+                for (x = 0; x < w; ++x) {
+                    row[x] = *src;
+                    src += ch;
+                }
+            }
+            for (y = 0; y < h; ++y) {
+                const int32_t *r0 = (const int32_t *)(void *)(plane + y * plane_w);
+                const int32_t *r1 = r0 + row_words;
+                const int32_t *r2 = r1 + row_words;
+                for (x = 0; x < w; x += 2) {
+                    const int32_t a0 = r0[0], b0 = r0[1], a1 = r1[0], b1 = r1[1];
+                    const int32_t a2 = r2[0], b2 = r2[1];
+                    int32_t o0 = tml_smlad(a0, w01_0, 0);
+                    int32_t o1 = tml_smlatb(a0, w01_0, 0);
+                    o0 = tml_smlabt(b0, w12_0, o0);
+                    o1 = tml_smlad(b0, w12_0, o1);
+                    o0 = tml_smlad(a1, w01_1, o0);
+                    o1 = tml_smlatb(a1, w01_1, o1);
+                    o0 = tml_smlabt(b1, w12_1, o0);
+                    o1 = tml_smlad(b1, w12_1, o1);
+                    o0 = tml_smlad(a2, w01_2, o0);
+                    o1 = tml_smlatb(a2, w01_2, o1);
+                    o0 = tml_smlabt(b2, w12_2, o0);
+                    o1 = tml_smlad(b2, w12_2, o1);
+                    o0 = tml_m4_requant_one(o0, m, off, s);
+                    o1 = tml_m4_requant_one(o1, m, off, s);
+                    if (full) {
+                        o0 = tml_ssat8(o0);
+                        o1 = tml_ssat8(o1);
+                    } else {
+                        o0 = tml_m4_clamp(o0, conv->act_min, conv->act_max);
+                        o1 = tml_m4_clamp(o1, conv->act_min, conv->act_max);
+                    }
+                    dst[0] = (int8_t)o0;
+                    if (x + 1 < w) {
+                        dst[ch] = (int8_t)o1;
+                    }
+                    dst += 2 * ch;
+                    ++r0;
+                    ++r1;
+                    ++r2;
+                }
+                dst -= (w & 1) * ch; /* the last pair of an odd row was half outside */
+            }
+        }
+    }
+    return TML_OK;
+}

@@ -1,0 +1,65 @@
+/* Optimised int8 kernels for Armv7E-M (Cortex-M4/M7): declarations and the folded requantization.
+ *
+ * These kernels need preparation that the compiler does at compile time
+ * (toolchain/compiler/optimize.py): the input zero point times the sum of each output channel's
+ * weights, the bias, the output zero point and both rounding steps of the TFLite requantization
+ * are folded into one 64-bit offset per output channel, so inner loops are pure int8 x int8 dot
+ * products and requantization is one multiply-accumulate and one shift:
+ *
+ *     out = clamp(((acc * multiplier + offset) >> 32) >> shift, act_min, act_max)
+ *
+ * This equals TFLite's two-rounding requantization exactly whenever act_min >= the output zero
+ * point and the TFLite shift is <= -1 (optimize.py checks both and otherwise keeps the portable
+ * kernel). Spatial padding is filled with the input zero point (-input_offset), whose offset
+ * value is 0, so the fold also holds at the borders.
+ */
+#ifndef TML_KERNELS_M4_H
+#define TML_KERNELS_M4_H
+
+#include <stdint.h>
+
+#include "tml_kernels.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One output channel's folded requantization (16 bytes, offset first for 8-byte alignment). */
+typedef struct {
+    int64_t offset;     /* bias*M + input_offset*sum(w)*M + rounding + zero point << (32+shift) */
+    int32_t multiplier; /* Q31 multiplier M of the TFLite spec */
+    int32_t shift;      /* right shift applied to the high word (TFLite shift is -(shift + 1)) */
+} tml_m4_requant;
+
+/* Scratch bytes for the kernels below (the compiler plans them in the arena). */
+#define TML_M4_CONV_SCRATCH_BYTES(k_padded) (4 * (k_padded) * 2)
+#define TML_M4_DW3X3_SCRATCH_BYTES(h, w) (((h) + 2) * (2 * (((w) + 1) / 2) + 2) * 2)
+
+/* Any 2-D convolution via im2col of 4 output pixels at a time. The filter is OHWI with each
+ * output channel's fh*fw*in_c weights padded with zeros to a multiple of 4 (k_padded).
+ * Not in place. Scratch: TML_M4_CONV_SCRATCH_BYTES(k_padded). */
+int tml_conv2d_s8_m4(const tml_context *ctx, const tml_conv_params *conv,
+                     const tml_m4_requant *rq, const tml_dims *input_dims, const int8_t *input,
+                     const tml_dims *filter_dims, const int8_t *filter,
+                     const tml_dims *output_dims, int8_t *output);
+
+/* 1x1 convolution, stride 1, no padding, in_c a multiple of 4. May run in place
+ * (output == input) when out_c <= in_c. Scratch: TML_M4_CONV_SCRATCH_BYTES(in_c). */
+int tml_conv2d_1x1_s8_m4(const tml_context *ctx, const tml_conv_params *conv,
+                         const tml_m4_requant *rq, const tml_dims *input_dims,
+                         const int8_t *input, const tml_dims *filter_dims, const int8_t *filter,
+                         const tml_dims *output_dims, int8_t *output);
+
+/* 3x3 depthwise convolution, stride 1, dilation 1, padding 1 (SAME), depth multiplier 1.
+ * May run in place (output == input). Scratch: TML_M4_DW3X3_SCRATCH_BYTES(h, w). */
+int tml_depthwise_conv2d_3x3_s8_m4(const tml_context *ctx, const tml_dw_conv_params *conv,
+                                   const tml_m4_requant *rq, const tml_dims *input_dims,
+                                   const int8_t *input, const tml_dims *filter_dims,
+                                   const int8_t *filter, const tml_dims *output_dims,
+                                   int8_t *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TML_KERNELS_M4_H */

@@ -1,0 +1,185 @@
+"""Per-target optimisation at compile time: kernel choice, weight layout, folded requantization.
+
+For the Armv7E-M targets (``cortex-m4``, ``cortex-m7``) each convolution whose shape and
+quantization allow it is switched from the portable kernel to one of
+``firmware/kernels/cortex_m4/`` (see ``tml_kernels_m4.h``):
+
+- ``conv2d_1x1_m4``: 1x1, stride 1, input channels a multiple of 4; runs in place.
+- ``depthwise_conv2d_3x3_m4``: 3x3, stride 1, SAME, multiplier 1; runs in place.
+- ``conv2d_m4``: any other convolution (im2col); filter rows padded to a multiple of 4.
+
+For those calls the bias, ``input_offset * sum(weights)``, the output zero point and both rounding
+steps of the TFLite requantization are folded into one int64 offset per output channel
+(:func:`fold_requant`), exact when the fused activation clamps at or above the output zero
+point and the TFLite shift is <= -1; otherwise the portable kernel stays. Everything else
+(pooling, fully connected, softmax, ...) keeps the portable kernel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from .lower import KernelCall
+from .parse import ModelGraph
+
+# Targets whose cores have the DSP extension (SMLAD, SXTB16, SSAT).
+DSP_TARGETS = ("cortex-m4", "cortex-m7", "cortex-m55")
+
+# Optimised kernel name -> C parameter struct.
+PARAM_STRUCTS = {
+    "conv2d_m4": "tml_conv_params",
+    "conv2d_1x1_m4": "tml_conv_params",
+    "depthwise_conv2d_3x3_m4": "tml_dw_conv_params",
+}
+
+
+def _round4(n: int) -> int:
+    return (n + 3) // 4 * 4
+
+
+def conv_k_padded(call: KernelCall) -> int:
+    """Values per output channel of an im2col convolution, padded to a multiple of 4."""
+    _, fh, fw, fc = call.dims["filter"]
+    return _round4(fh * fw * fc)
+
+
+def conv_scratch_bytes(call: KernelCall) -> int:
+    """Scratch of ``conv2d_m4``: 4 pixels x k_padded int16 values (bytes)."""
+    return 4 * conv_k_padded(call) * 2
+
+
+def conv1x1_scratch_bytes(call: KernelCall) -> int:
+    """Scratch of ``conv2d_1x1_m4``: 4 pixels x input channels int16 values (bytes)."""
+    return 4 * call.dims["input"][3] * 2
+
+
+def dw3x3_scratch_bytes(call: KernelCall) -> int:
+    """Scratch of ``depthwise_conv2d_3x3_m4``: one zero-point-padded int16 channel plane."""
+    _, h, w, _ = call.dims["input"]
+    return (h + 2) * (2 * ((w + 1) // 2) + 2) * 2
+
+
+def fold_requant(call: KernelCall, weights: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """Folded requantization table of a convolution: int64 [channels, 2] as int32 words
+    (offset low, offset high, multiplier, shift) -> returned as int32 [channels, 4].
+
+    ``weights``: int8 [channels, taps] (taps = all weights of one output channel). The kernel
+    computes ``((acc * M + offset) >> 32) >> shift`` with ``acc = sum(x * w)`` over raw int8
+    inputs, which equals TFLite's
+    ``clamp(rdbp(srdhm(acc + input_offset * sum(w) + bias, M), e) + zp)`` for e = -tflite_shift
+    >= 1 whenever the clamp's lower bound is >= zp (proof in tml_kernels_m4.h's terms: the
+    doubling high multiply is floor((X + 2^30) / 2^31); for a non-negative result the rounding
+    right shift adds 2^(e-1) and floors, and nested floors of powers of two combine; a negative
+    intermediate result clamps to the lower bound either way).
+    """
+    assert call.multipliers is not None and call.shifts is not None
+    channels = weights.shape[0]
+    mults = call.multipliers if len(call.multipliers) == channels else call.multipliers * channels
+    shifts = call.shifts if len(call.shifts) == channels else call.shifts * channels
+    input_offset = int(call.params["input_offset"])
+    zp = int(call.params["output_offset"])
+    sums = weights.astype(np.int64).sum(axis=1)
+    table = np.zeros((channels, 4), dtype=np.int64)
+    for c in range(channels):
+        m, e = int(mults[c]), -int(shifts[c])
+        b = (0 if bias is None else int(bias[c])) + input_offset * int(sums[c])
+        offset = b * m + (1 << 30) + (1 << (30 + e)) + (zp << (31 + e))
+        assert -(1 << 63) <= offset < (1 << 63)
+        u = offset & ((1 << 64) - 1)
+        table[c] = [u & 0xFFFFFFFF, u >> 32, m, e - 1]
+    # Reinterpret the unsigned words as int32 for the C initialiser.
+    return table.astype(np.uint32).view(np.int32).reshape(channels, 4)
+
+
+def _foldable(call: KernelCall) -> bool:
+    """Exactness conditions of the folded requantization (see :func:`fold_requant`)."""
+    p = call.params
+    return (call.multipliers is not None and call.shifts is not None
+            and all(s <= -1 for s in call.shifts) and all(m > 0 for m in call.multipliers)
+            and p["act_min"] >= p["output_offset"])
+
+
+def choose_kernel(call: KernelCall) -> str:
+    """The optimised kernel for a call on a DSP target, or its portable kernel name."""
+    p = call.params
+    if call.kernel == "conv2d" and _foldable(call):
+        _, fh, fw, fc = call.dims["filter"]
+        if (fh, fw) == (1, 1) and p["stride_h"] == p["stride_w"] == 1 and fc % 4 == 0 \
+                and p["pad_h"] == p["pad_w"] == 0:
+            return "conv2d_1x1_m4"
+        return "conv2d_m4"
+    if call.kernel == "depthwise_conv2d" and _foldable(call):
+        _, fh, fw, _ = call.dims["filter"]
+        if ((fh, fw) == (3, 3) and p["stride_h"] == p["stride_w"] == 1
+                and p["dilation_h"] == p["dilation_w"] == 1 and p["pad_h"] == p["pad_w"] == 1
+                and p["depth_multiplier"] == 1):
+            return "depthwise_conv2d_3x3_m4"
+    return call.kernel
+
+
+def optimize_calls(graph: ModelGraph, calls: list[KernelCall], target: str) -> list[KernelCall]:
+    """Copies of ``calls`` with the target's kernel choice and the constant data the optimised
+    kernels need in ``prepared`` ("filter": int8 array as the kernel reads it, "requant": int32
+    [channels, 4] folded table). Non-DSP targets get the calls unchanged."""
+    if target not in DSP_TARGETS:
+        return list(calls)
+    out = []
+    for call in calls:
+        kernel = choose_kernel(call)
+        if kernel == call.kernel:
+            out.append(call)
+            continue
+        assert call.filter is not None
+        w = graph.tensors[call.filter].data
+        assert w is not None
+        bias = None if call.bias is None else graph.tensors[call.bias].data
+        prepared: dict[str, Any] = {}
+        if kernel == "depthwise_conv2d_3x3_m4":
+            # 1HWC filter: channel c's taps are w[0, :, :, c].
+            per_channel = np.asarray(w).reshape(-1, w.shape[-1]).T
+            prepared["filter"] = np.asarray(w, dtype=np.int8).reshape(-1)
+        else:
+            per_channel = np.asarray(w).reshape(w.shape[0], -1)
+            k = per_channel.shape[1]
+            kp = _round4(k)
+            padded = np.zeros((w.shape[0], kp), dtype=np.int8)
+            padded[:, :k] = per_channel
+            prepared["filter"] = padded.reshape(-1)
+        prepared["requant"] = fold_requant(call, per_channel, bias)
+        out.append(dataclasses.replace(call, kernel=kernel, multipliers=None, shifts=None,
+                                       prepared=prepared))
+    return out
+
+
+def emit_constants(call: KernelCall) -> tuple[str, list[str], int, int]:
+    """C definitions of an optimised call's constants: (text, extern declarations,
+    weight bytes, quantization-parameter bytes)."""
+    i = call.index
+    f = np.asarray(call.prepared["filter"], dtype=np.int8).reshape(-1)
+    rq = np.asarray(call.prepared["requant"], dtype=np.int32).reshape(-1)
+
+    def body(values: np.ndarray, per_line: int) -> str:
+        flat = [str(int(v)) for v in values]
+        return "\n".join("    " + ", ".join(flat[j : j + per_line]) + ","
+                         for j in range(0, len(flat), per_line))
+
+    text = (f"/* op {i}: {call.kernel} filter (as the kernel reads it) */\n"
+            f"TINYML_ALIGN(4) const int8_t tinyml_op{i}_filter[{f.size}] = {{\n"
+            f"{body(f, 16)}\n}};\n"
+            f"/* op {i}: folded requantization, per channel: offset (int64 lo, hi), "
+            f"multiplier, shift */\n"
+            f"TINYML_ALIGN(8) const int32_t tinyml_op{i}_rq[{rq.size}] = {{\n{body(rq, 4)}\n}};\n")
+    decls = [f"extern const int8_t tinyml_op{i}_filter[];",
+             f"extern const int32_t tinyml_op{i}_rq[];"]
+    return text, decls, int(f.size), int(rq.size * 4)
+
+
+def call_args(call: KernelCall, x: str, y: str) -> str:
+    """C argument list of an optimised call (x, y: input and output pointer expressions)."""
+    i = call.index
+    return (f"&op{i}_ctx, &op{i}_params, (const tml_m4_requant *)(const void *)tinyml_op{i}_rq, "
+            f"&op{i}_input_dims, {x}, &op{i}_filter_dims, tinyml_op{i}_filter, "
+            f"&op{i}_output_dims, {y}")
