@@ -271,3 +271,29 @@ def kws_real_inputs(speech_commands: Path, scale: float, zero_point: int,
     feats = mlperf_features(np.stack(clips))
     q = np.clip(np.round(feats / scale) + zero_point, -128, 127).astype(np.int8)
     return q.reshape(len(clips), -1), np.array(labels)
+
+
+def per_channel_fully_connected(src: Path, dst: Path) -> Path:
+    """Copy a .tflite, giving every FULLY_CONNECTED weight tensor per-unit scales (0.6x .. 1.4x
+    the original): the converter only emits per-tensor FC weights, TFLite Micro runs both."""
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
+
+    m = s.ModelT.InitFromObj(s.Model.GetRootAsModel(src.read_bytes(), 0))
+    sg = m.subgraphs[0]
+    for op in sg.operators:
+        code = m.operatorCodes[op.opcodeIndex]
+        if max(code.builtinCode, code.deprecatedBuiltinCode) != s.BuiltinOperator.FULLY_CONNECTED:
+            continue
+        for t_index in op.inputs[1:3]:
+            if t_index < 0:
+                continue
+            q = sg.tensors[t_index].quantization
+            units = sg.tensors[op.inputs[1]].shape[0]
+            q.scale = (float(q.scale[0]) * np.linspace(0.6, 1.4, units)).astype(np.float32)
+            q.zeroPoint = np.zeros(units, dtype=np.int64)
+            q.quantizedDimension = 0
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    dst.write_bytes(bytes(b.Output()))
+    return dst

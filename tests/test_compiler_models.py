@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from models_util import append_quantize, build
+from models_util import append_quantize, build, per_channel_fully_connected
 
 from toolchain.compiler import compile_model, parse
 from toolchain.compiler.hostlib import build_host_library
@@ -35,6 +35,8 @@ def test_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths = {name: build(b, d / f"{name}.tflite", per_tensor=pt)
              for name, (b, pt) in MODELS.items()}
     paths["quantize"] = append_quantize(paths["add_mix"], d / "quantize.tflite")
+    paths["fc_per_channel"] = per_channel_fully_connected(paths["conv_mix"],
+                                                          d / "fc_per_channel.tflite")
     return paths
 
 
@@ -76,6 +78,7 @@ def test_models_cover_every_op_and_option(test_models: dict[str, Path]) -> None:
         "DEPTHWISE_CONV_2D:SAME-even-kernel", "DEPTHWISE_CONV_2D:per-channel",
         "DEPTHWISE_CONV_2D:per-tensor",
         "FULLY_CONNECTED:RELU", "FULLY_CONNECTED:NONE", "FULLY_CONNECTED:per-tensor",
+        "FULLY_CONNECTED:per-channel",
         "MAX_POOL_2D:SAME", "MAX_POOL_2D:VALID", "MAX_POOL_2D:stride>1",
         "AVERAGE_POOL_2D:SAME", "AVERAGE_POOL_2D:VALID", "AVERAGE_POOL_2D:stride>1",
         "ADD:NONE", "ADD:RELU",
@@ -83,7 +86,7 @@ def test_models_cover_every_op_and_option(test_models: dict[str, Path]) -> None:
     assert required <= seen, f"not covered: {sorted(required - seen)}"
 
 
-@pytest.mark.parametrize("name", [*MODELS, "quantize"])
+@pytest.mark.parametrize("name", [*MODELS, "quantize", "fc_per_channel"])
 def test_generated_c_matches_tflm(name: str, test_models: dict[str, Path],
                                   tmp_path: Path) -> None:
     model = test_models[name]
