@@ -41,8 +41,7 @@ int tml_depthwise_conv2d_3x3_s8_m4(const tml_context *ctx, const tml_dw_conv_par
             const int32_t w12_1 = tml_pack16(f[4 * ch], f[5 * ch]);
             const int32_t w01_2 = tml_pack16(f[6 * ch], f[7 * ch]);
             const int32_t w12_2 = tml_pack16(f[7 * ch], f[8 * ch]);
-            const int64_t off = rq[c].offset;
-            const int32_t m = rq[c].multiplier, s = rq[c].shift;
+            const tml_m4_requant *rqc = rq + c;
             const int8_t *src = in_b + c;
             int8_t *dst = out_b + c;
             for (y = 0; y < h; ++y) {
@@ -71,8 +70,8 @@ int tml_depthwise_conv2d_3x3_s8_m4(const tml_context *ctx, const tml_dw_conv_par
                     o1 = tml_smlatb(a2, w01_2, o1);
                     o0 = tml_smlabt(b2, w12_2, o0);
                     o1 = tml_smlad(b2, w12_2, o1);
-                    o0 = tml_m4_requant_one(o0, m, off, s);
-                    o1 = tml_m4_requant_one(o1, m, off, s);
+                    o0 = tml_m4_requant_one(o0, rqc);
+                    o1 = tml_m4_requant_one(o1, rqc);
                     if (full) {
                         o0 = tml_ssat8(o0);
                         o1 = tml_ssat8(o1);

@@ -8,6 +8,8 @@
  *
  *     out = clamp(((acc * multiplier + offset) >> 32) >> shift, act_min, act_max)
  *
+ * (one SMLAL and one ASR).
+ *
  * This equals TFLite's two-rounding requantization exactly whenever act_min >= the output zero
  * point and the TFLite shift is <= -1 (optimize.py checks both and otherwise keeps the portable
  * kernel). Spatial padding is filled with the input zero point (-input_offset), whose offset
@@ -24,11 +26,13 @@
 extern "C" {
 #endif
 
-/* One output channel's folded requantization (16 bytes, offset first for 8-byte alignment). */
+/* One output channel's folded requantization (16 bytes). The 64-bit offset is
+ * (bias + input_offset*sum(w))*M + 2^30 + 2^(30+e) + zero_point*2^(31+e), e = -TFLite shift. */
 typedef struct {
-    int64_t offset;     /* bias*M + input_offset*sum(w)*M + rounding + zero point << (32+shift) */
+    uint32_t offset_lo; /* low word of the offset */
+    int32_t offset_hi;  /* high word of the offset */
     int32_t multiplier; /* Q31 multiplier M of the TFLite spec */
-    int32_t shift;      /* right shift applied to the high word (TFLite shift is -(shift + 1)) */
+    int32_t shift;      /* e - 1: right shift applied to the high word */
 } tml_m4_requant;
 
 /* Scratch bytes for the kernels below (the compiler plans them in the arena). */

@@ -4,7 +4,8 @@
  * into the scratch "cols" as SXTB16 would give them: for chunk k and pixel p, word
  * cols[k*8 + p*2] holds values (0, 2) and cols[k*8 + p*2 + 1] values (1, 3) of the chunk as two
  * int16 halves. A filter word then needs two SXTB16 (values 0,2 and 1,3) and feeds 8 SMLAD, so
- * weight unpacking is shared by 4 pixels.
+ * weight unpacking is shared by 4 pixels. On the DSP core the chunk loop is hand-scheduled
+ * assembly: 1 LDR + 2 LDM + 2 SXTB16 + 8 SMLAD per 16 multiply-accumulates.
  */
 #ifndef TML_M4_GEMM_H
 #define TML_M4_GEMM_H
@@ -12,11 +13,16 @@
 #include "tml_acle.h"
 #include "tml_kernels_m4.h"
 
+#if defined(__GNUC__)
+#define TML_M4_INLINE static inline __attribute__((always_inline))
+#else
+#define TML_M4_INLINE static inline
+#endif
+
 /* Folded requantization of one accumulator (see tml_kernels_m4.h). */
-static inline int32_t tml_m4_requant_one(int32_t acc, int32_t multiplier, int64_t offset,
-                                         int32_t shift)
+TML_M4_INLINE int32_t tml_m4_requant_one(int32_t acc, const tml_m4_requant *rq)
 {
-    return (int32_t)(((int64_t)acc * multiplier + offset) >> 32) >> shift;
+    return tml_smlal_hi(acc, rq->multiplier, rq->offset_lo, rq->offset_hi) >> rq->shift;
 }
 
 static inline int32_t tml_m4_clamp(int32_t v, int32_t lo, int32_t hi)
@@ -31,65 +37,101 @@ static inline void tml_m4_widen_word(int32_t word, int32_t *dst)
     dst[1] = tml_sxtb16_ror8(word);
 }
 
+#if TML_HAVE_DSP
+#define TML_M4_CHUNK                                                                          \
+    "ldr %[wv], [%[w]], #4\n\t"                                                               \
+    "ldm %[x]!, {r2, r3, r4, r5}\n\t"                                                         \
+    "sxtb16 %[we], %[wv]\n\t"                                                                 \
+    "sxtb16 %[wv], %[wv], ror #8\n\t"                                                         \
+    "smlad %[a0], r2, %[we], %[a0]\n\t"                                                       \
+    "smlad %[a0], r3, %[wv], %[a0]\n\t"                                                       \
+    "smlad %[a1], r4, %[we], %[a1]\n\t"                                                       \
+    "smlad %[a1], r5, %[wv], %[a1]\n\t"                                                       \
+    "ldm %[x]!, {r2, r3, r4, r5}\n\t"                                                         \
+    "smlad %[a2], r2, %[we], %[a2]\n\t"                                                       \
+    "smlad %[a2], r3, %[wv], %[a2]\n\t"                                                       \
+    "smlad %[a3], r4, %[we], %[a3]\n\t"                                                       \
+    "smlad %[a3], r5, %[wv], %[a3]\n\t"
+#endif
+
+/* acc[p] = sum over k4 chunks of the dot product of pixel p's cols with the filter row w. */
+TML_M4_INLINE void tml_m4_dot4(const int32_t *x, const int8_t *w, int32_t k4, int32_t *acc)
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+#if TML_HAVE_DSP
+    int32_t we, wv;
+    if (k4 & 1) {
+        __asm__ volatile(TML_M4_CHUNK
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
+                           [w] "+r"(w), [x] "+r"(x), [we] "=&r"(we), [wv] "=&r"(wv)
+                         :
+                         : "r2", "r3", "r4", "r5", "memory");
+    }
+    for (k4 >>= 1; k4 > 0; --k4) {
+        __asm__ volatile(TML_M4_CHUNK TML_M4_CHUNK
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
+                           [w] "+r"(w), [x] "+r"(x), [we] "=&r"(we), [wv] "=&r"(wv)
+                         :
+                         : "r2", "r3", "r4", "r5", "memory");
+    }
+#else
+    int32_t k;
+    for (k = 0; k < k4; ++k) {
+        const int32_t wv = tml_read_s8x4(w);
+        const int32_t we = tml_sxtb16(wv);
+        const int32_t wo = tml_sxtb16_ror8(wv);
+        a0 = tml_smlad(x[1], wo, tml_smlad(x[0], we, a0));
+        a1 = tml_smlad(x[3], wo, tml_smlad(x[2], we, a1));
+        a2 = tml_smlad(x[5], wo, tml_smlad(x[4], we, a2));
+        a3 = tml_smlad(x[7], wo, tml_smlad(x[6], we, a3));
+        w += 4;
+        x += 8;
+    }
+#endif
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
 /* out[p * out_stride + oc] for oc < out_c and the first `pixels` (1..4) pixels of the block.
  * full_range: act_min == -128 and act_max == 127 (one SSAT instead of a clamp). */
-static inline void tml_m4_gemm4(const int32_t *cols, int32_t k4, const int8_t *filter,
+TML_M4_INLINE void tml_m4_gemm4(const int32_t *cols, int32_t k4, const int8_t *filter,
                                 int32_t filter_stride, int32_t out_c, const tml_m4_requant *rq,
                                 int8_t *out, int32_t out_stride, int32_t pixels, int32_t act_min,
                                 int32_t act_max, int full_range)
 {
     int32_t oc;
     for (oc = 0; oc < out_c; ++oc) {
-        const int8_t *w = filter + oc * filter_stride;
-        const int32_t *x = cols;
-        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        int32_t k;
-        for (k = 0; k < k4; ++k) {
-            const int32_t wv = tml_read_s8x4(w);
-            const int32_t we = tml_sxtb16(wv);
-            const int32_t wo = tml_sxtb16_ror8(wv);
-            a0 = tml_smlad(x[0], we, a0);
-            a0 = tml_smlad(x[1], wo, a0);
-            a1 = tml_smlad(x[2], we, a1);
-            a1 = tml_smlad(x[3], wo, a1);
-            a2 = tml_smlad(x[4], we, a2);
-            a2 = tml_smlad(x[5], wo, a2);
-            a3 = tml_smlad(x[6], we, a3);
-            a3 = tml_smlad(x[7], wo, a3);
-            w += 4;
-            x += 8;
+        int32_t acc[4];
+        int32_t v0, v1, v2, v3;
+        tml_m4_dot4(cols, filter + oc * filter_stride, k4, acc);
+        v0 = tml_m4_requant_one(acc[0], rq + oc);
+        v1 = tml_m4_requant_one(acc[1], rq + oc);
+        v2 = tml_m4_requant_one(acc[2], rq + oc);
+        v3 = tml_m4_requant_one(acc[3], rq + oc);
+        if (full_range) {
+            v0 = tml_ssat8(v0);
+            v1 = tml_ssat8(v1);
+            v2 = tml_ssat8(v2);
+            v3 = tml_ssat8(v3);
+        } else {
+            v0 = tml_m4_clamp(v0, act_min, act_max);
+            v1 = tml_m4_clamp(v1, act_min, act_max);
+            v2 = tml_m4_clamp(v2, act_min, act_max);
+            v3 = tml_m4_clamp(v3, act_min, act_max);
         }
-        {
-            const int64_t off = rq[oc].offset;
-            const int32_t m = rq[oc].multiplier;
-            const int32_t s = rq[oc].shift;
-            int32_t v0 = tml_m4_requant_one(a0, m, off, s);
-            int32_t v1 = tml_m4_requant_one(a1, m, off, s);
-            int32_t v2 = tml_m4_requant_one(a2, m, off, s);
-            int32_t v3 = tml_m4_requant_one(a3, m, off, s);
-            if (full_range) {
-                v0 = tml_ssat8(v0);
-                v1 = tml_ssat8(v1);
-                v2 = tml_ssat8(v2);
-                v3 = tml_ssat8(v3);
-            } else {
-                v0 = tml_m4_clamp(v0, act_min, act_max);
-                v1 = tml_m4_clamp(v1, act_min, act_max);
-                v2 = tml_m4_clamp(v2, act_min, act_max);
-                v3 = tml_m4_clamp(v3, act_min, act_max);
-            }
-            out[oc] = (int8_t)v0;
-            if (pixels == 4) {
+        out[oc] = (int8_t)v0;
+        if (pixels == 4) {
+            out[out_stride + oc] = (int8_t)v1;
+            out[2 * out_stride + oc] = (int8_t)v2;
+            out[3 * out_stride + oc] = (int8_t)v3;
+        } else {
+            if (pixels > 1) {
                 out[out_stride + oc] = (int8_t)v1;
+            }
+            if (pixels > 2) {
                 out[2 * out_stride + oc] = (int8_t)v2;
-                out[3 * out_stride + oc] = (int8_t)v3;
-            } else {
-                if (pixels > 1) {
-                    out[out_stride + oc] = (int8_t)v1;
-                }
-                if (pixels > 2) {
-                    out[2 * out_stride + oc] = (int8_t)v2;
-                }
             }
         }
     }

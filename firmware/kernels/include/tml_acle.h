@@ -39,9 +39,20 @@ static inline int32_t tml_read_s8x4(const int8_t *p)
 /* SXTB16: bytes 0 and 2 sign-extended to the two halves. */
 static inline int32_t tml_sxtb16(int32_t x) { return (int32_t)__sxtb16((uint32_t)x); }
 /* SXTB16 with ROR #8: bytes 1 and 3 sign-extended to the two halves. */
-static inline int32_t tml_sxtb16_ror8(int32_t x) { return (int32_t)__sxtb16(__ror((uint32_t)x, 8)); }
+static inline int32_t tml_sxtb16_ror8(int32_t x)
+{
+    int32_t r; /* GCC 12's <arm_acle.h> has no __ror and does not fold the rotation itself */
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
 /* SMLAD: acc + bottom(a)*bottom(b) + top(a)*top(b). */
 static inline int32_t tml_smlad(int32_t a, int32_t b, int32_t acc) { return __smlad(a, b, acc); }
+/* SMLAL: high word of (hi:lo) + a * b, the 64-bit sum taken modulo 2^64. */
+static inline int32_t tml_smlal_hi(int32_t a, int32_t b, uint32_t lo, int32_t hi)
+{
+    __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(a), "r"(b));
+    return hi;
+}
 static inline int32_t tml_smlabb(int32_t a, int32_t b, int32_t acc) { return __smlabb(a, b, acc); }
 static inline int32_t tml_smlabt(int32_t a, int32_t b, int32_t acc) { return __smlabt(a, b, acc); }
 static inline int32_t tml_smlatb(int32_t a, int32_t b, int32_t acc) { return __smlatb(a, b, acc); }
@@ -80,6 +91,11 @@ static inline int32_t tml_smlatt(int32_t a, int32_t b, int32_t acc)
     return (int32_t)((uint32_t)acc + (uint32_t)(tml_top16(a) * tml_top16(b)));
 }
 static inline int32_t tml_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+static inline int32_t tml_smlal_hi(int32_t a, int32_t b, uint32_t lo, int32_t hi)
+{
+    const uint64_t sum = (((uint64_t)(uint32_t)hi << 32) | lo) + (uint64_t)((int64_t)a * b);
+    return (int32_t)(uint32_t)(sum >> 32);
+}
 #endif
 
 #endif /* TML_ACLE_H */
