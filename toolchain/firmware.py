@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .artifacts import BuildDir, hash_file
+from .artifacts import BuildDir, hash_file, hash_tree
 from .boards import Board, load_board
 from .errors import BadInputError, TinymlError
 from .paths import BOARDS_DIR, FIRMWARE_DIR, REPO_ROOT
@@ -146,6 +146,14 @@ def _run_pio(board: Board, gen_dir: Path, pio_build_dir: Path, board_toml: Path 
         raise FirmwareBuildError(f"PlatformIO build for {board.name} failed:\n{tail}")
 
 
+SOURCE_SUFFIXES = (".py", ".c", ".h", ".ld", ".toml", ".json", ".S")
+
+
+def _sources_hash(folders: list[Path]) -> str:
+    """Hash of the source files below ``folders`` (not caches or build products)."""
+    return ":".join(hash_tree(f, SOURCE_SUFFIXES) if f.exists() else "-" for f in folders)
+
+
 def build_firmware(
     model_path: str | os.PathLike,
     board: str | Board,
@@ -176,13 +184,14 @@ def build_firmware(
 
         gen = bd.run_stage(
             "generate",
-            inputs={
-                "model": model,
-                "compiler": REPO_ROOT / "toolchain" / "compiler",
-                "frontend": REPO_ROOT / "toolchain" / "frontend",
-                "kernels": FIRMWARE_DIR / "kernels",
+            inputs={"model": model},
+            params={
+                "target": target,
+                "labels": labels,
+                "sources": _sources_hash([REPO_ROOT / "toolchain" / "compiler",
+                                          REPO_ROOT / "toolchain" / "frontend",
+                                          FIRMWARE_DIR / "kernels"]),
             },
-            params={"target": target, "labels": labels},
             outputs=["gen"],
             fn=generate,
         )
@@ -197,17 +206,14 @@ def build_firmware(
 
         fw = bd.run_stage(
             "firmware",
-            inputs={
-                "gen": gen_dir,
-                "app": FIRMWARE_DIR / "app",
-                "protocol": FIRMWARE_DIR / "protocol",
-                "frontend_c": FIRMWARE_DIR / "frontend",
-                "board": brd.path,
-                "common": BOARDS_DIR / "common",
-                "platform": BOARDS_DIR / "platform",
-                "platformio_ini": REPO_ROOT / "platformio.ini",
+            inputs={"gen": gen_dir, "platformio_ini": REPO_ROOT / "platformio.ini"},
+            params={
+                "board": brd.name,
+                "pio_env": brd.pio_env,
+                "sources": _sources_hash([FIRMWARE_DIR / "app", FIRMWARE_DIR / "protocol",
+                                          FIRMWARE_DIR / "frontend", brd.path,
+                                          BOARDS_DIR / "common", BOARDS_DIR / "platform"]),
             },
-            params={"board": brd.name, "pio_env": brd.pio_env},
             outputs=["firmware.elf"],
             fn=link,
         )
