@@ -163,3 +163,16 @@ def test_planner_scratch_and_in_place(mlperf_model: Path) -> None:
     # conv 0 changes the size (490 -> 8000 B); every later 25x5x64 layer reuses one buffer.
     assert in_place.arena_bytes == 8000 + 492
     assert len({in_place.tensor_offsets[t] for t in range(22, 31)}) == 1
+
+
+def test_inspect_describes_models_compile_refuses(bad_models: dict[str, Path]) -> None:
+    info = inspect_model(bad_models["unsupported_op"])
+    assert [o.op for o in info.ops] == ["CONV_2D", "TANH"]
+    assert [o.supported for o in info.ops] == [True, False]
+    assert not info.compilable and "op 1 is TANH" in info.problems[0]
+    r = tinyml("inspect", str(bad_models["hybrid"]), "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["compilable"] is False and "hybrid" in data["problems"][0]
+    r = tinyml("inspect", str(bad_models["truncated"]))
+    assert r.returncode == 2 and "not a valid .tflite" in r.stderr

@@ -44,8 +44,11 @@ def run(args: argparse.Namespace) -> int:
     for op in info.ops:
         ins = ",".join("x".join(map(str, s)) for s in op.inputs)
         out = "x".join(map(str, op.output))
-        print(f"{op.index:>3}  {op.op:<18} {ins:<16} {out:<16} {op.quantization:<12} "
+        mark = " " if op.supported else "!"
+        print(f"{op.index:>2}{mark}  {op.op:<18} {ins:<16} {out:<16} {op.quantization:<12} "
               f"{op.macs:>10,} {op.weight_bytes:>8,}  {_fmt_params(op.params)}")
     print("-" * len(header))
     print(f"{len(info.ops)} ops, {info.total_macs:,} MACs, {info.weight_bytes:,} weight bytes")
+    for problem in info.problems:
+        print(f"not compilable: {problem}")
     return 0

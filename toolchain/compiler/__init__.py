@@ -52,6 +52,7 @@ class OpSummary:
     params: dict[str, Any]
     macs: int
     weight_bytes: int
+    supported: bool = True  # False: the compiler refuses this op (see ModelInfo.problems)
 
 
 @dataclass
@@ -67,9 +68,14 @@ class ModelInfo:
     total_macs: int
     weight_bytes: int
     labels: list[str] | None
+    problems: list[str] = field(default_factory=list)  # why `compile` would refuse; [] if none
+
+    @property
+    def compilable(self) -> bool:
+        return not self.problems
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+        return json.dumps({**asdict(self), "compilable": self.compilable}, indent=2)
 
 
 @dataclass
@@ -131,15 +137,58 @@ def _prepare(model_path: str | os.PathLike) -> tuple[parse.ModelGraph, list[Kern
     return graph, lower(graph)
 
 
+def _raw_summary(graph: parse.ModelGraph, op: parse.OpInfo) -> OpSummary:
+    """Summary of an op the compiler cannot prepare: shapes and raw options only."""
+    consts = [graph.tensors[i] for i in op.inputs if i >= 0 and graph.tensors[i].is_constant]
+    return OpSummary(
+        index=op.index, op=op.op,
+        inputs=[list(graph.tensors[i].shape) for i in op.inputs
+                if i >= 0 and not graph.tensors[i].is_constant],
+        output=list(graph.tensors[op.outputs[0]].shape) if op.outputs else [],
+        quantization=consts[0].quantization if consts else "-",
+        params={k: v for k, v in op.options.items() if v is not None},
+        macs=0, weight_bytes=sum(t.nbytes for t in consts), supported=False,
+    )
+
+
 def inspect_model(path: str | os.PathLike) -> ModelInfo:
-    """Parse and check a model; per-op shapes, quantization, parameters, MACs, weight bytes."""
-    graph, calls = _prepare(path)
-    ops = _summaries(graph, calls)
+    """Parse a model; per-op shapes, quantization, parameters, MACs, weight bytes, totals.
+
+    A model the compiler would refuse (unsupported op, float, dynamic shape) is still described:
+    ``problems`` says why, and its ops that cannot be prepared have ``supported=False``. A file
+    that is not a valid .tflite raises UnsupportedModelError.
+    """
+    from ..errors import UnsupportedModelError
+    from .lower import _lower_op
+
+    graph = parse.load_model(path)
+    problems: list[str] = []
+    try:
+        parse.check_tensors(graph)
+    except UnsupportedModelError as err:
+        problems.append(str(err))
+    tensors_ok = not problems  # float or dynamic models: describe the ops, prepare none
+    ops: list[OpSummary] = []
+    for op in graph.ops:
+        try:
+            if not tensors_ok:
+                raise UnsupportedModelError(problems[0])
+            parse.check_op_supported(graph, op)
+            ops.extend(_summaries(graph, [_lower_op(graph, op)]))
+        except UnsupportedModelError as err:
+            if str(err) not in problems:
+                problems.append(str(err))
+            ops.append(_raw_summary(graph, op))
+    try:
+        labels = resolve_labels(graph, None)
+    except BadInputError as err:
+        problems.append(str(err))
+        labels = None
     return ModelInfo(
         path=str(path), model_hash=graph.model_hash, size_bytes=graph.size_bytes,
         input=_quant_info(graph, graph.inputs[0]), output=_quant_info(graph, graph.outputs[0]),
         ops=ops, total_macs=sum(o.macs for o in ops),
-        weight_bytes=sum(o.weight_bytes for o in ops), labels=resolve_labels(graph, None),
+        weight_bytes=sum(o.weight_bytes for o in ops), labels=labels, problems=problems,
     )
 
 

@@ -272,13 +272,23 @@ def _metadata_labels(path: str, buf: bytes, model: Any) -> list[str] | None:
 
 def check_supported(graph: ModelGraph) -> None:
     """Refuse what the compiler cannot build: unsupported ops, float/hybrid, dynamic shapes."""
-    where = graph.path
     for op in graph.ops:
-        if op.op not in SUPPORTED_OPS:
-            raise UnsupportedModelError(
-                f"{where}: op {op.index} is {op.op}, which is not supported. "
-                f"Supported ops: {', '.join(SUPPORTED_OPS)}"
-            )
+        check_op_supported(graph, op)
+    check_tensors(graph)
+
+
+def check_op_supported(graph: ModelGraph, op: OpInfo) -> None:
+    """Refuse an op type the compiler has no kernel for, naming it and the supported ones."""
+    if op.op not in SUPPORTED_OPS:
+        raise UnsupportedModelError(
+            f"{graph.path}: op {op.index} is {op.op}, which is not supported. "
+            f"Supported ops: {', '.join(SUPPORTED_OPS)}"
+        )
+
+
+def check_tensors(graph: ModelGraph) -> None:
+    """Refuse float or hybrid models, dynamic shapes, and more than one input or output."""
+    where = graph.path
     has_int8_weights = any(t.is_constant and t.dtype == "INT8" for t in graph.tensors)
     for op in graph.ops:
         for t_index in op.inputs + op.outputs:
