@@ -183,10 +183,12 @@ def test_quantization_rule(clips):
 def test_throughput_one_core(clips):
     pcm = np.tile(clips, (25, 1))  # 1,000 clips
     frontend.features(pcm[:10], SPEC)
-    start = time.perf_counter()
+    # CPU time of this (single-threaded) call: clips per second of one core, whatever else
+    # the machine runs
+    start = time.process_time()
     frontend.features(pcm, SPEC)
-    rate = len(pcm) / (time.perf_counter() - start)
-    print(f"\nfrontend host throughput: {rate:,.0f} clips/s on one core")
+    rate = len(pcm) / (time.process_time() - start)
+    print(f"\nfrontend host throughput: {rate:,.0f} clips/s on one core (CPU time)")
     assert rate >= 1000
 
 

@@ -92,12 +92,15 @@ def test_device_features_bit_identical_to_host(device_run):
 
 def test_device_instruction_count(device_run):
     instructions = device_run["ticks"].astype(np.int64) * INSTRUCTIONS_PER_TICK
-    per_clip = int(np.max(instructions))
+    real = instructions[:-3]  # the last three are the synthetic edge cases
+    per_clip = int(np.max(real))
+    worst = int(np.max(instructions))
     print(f"\nfrontend on Cortex-M4 (QEMU -icount): {per_clip:,} instructions per 1 s clip "
-          f"(max over {len(instructions)} clips), {per_clip // 49:,} per frame")
+          f"(max over {len(real)} real clips; mean {np.mean(real):,.0f}), "
+          f"{per_clip // 49:,} per frame; {worst:,} worst case (all-negative clip)")
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
     (REPORT_DIR / "frontend_device.json").write_text(json.dumps(
-        {"instructions_per_clip_max": per_clip,
-         "instructions_per_clip_mean": float(np.mean(instructions)),
+        {"instructions_per_clip_max": per_clip, "instructions_per_clip_mean": float(np.mean(real)),
+         "instructions_per_clip_worst_case": worst,
          "scratch_bytes": frontend.scratch_bytes(frontend.MLPERF_TINY)}, indent=2))
-    assert per_clip < 2_000_000
+    assert worst < 1_500_000

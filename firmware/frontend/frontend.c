@@ -173,7 +173,48 @@ static void split_magnitudes(const tml_frontend_config *cfg, const float *z, flo
 {
     const uint16_t *pos = cfg->split_order;
     const float *t = cfg->split_twiddles;
-    for (uint32_t j = 0; j < cfg->num_bins; ++j) {
+    uint32_t j = 0;
+#if defined(TML_FRONTEND_ARM_VFP)
+    /* The same operations as the C loop below, with multi-register loads. */
+    if (cfg->num_bins > 0) {
+        uint32_t n = cfg->num_bins;
+        const uint16_t *p = pos;
+        const float *tw = t;
+        float *out = mag;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr r4, [%[p]], #4\n\t"        /* positions of Z[k] (low) and Z[h-k] (high) */
+            "uxth r5, r4\n\t"
+            "lsr r4, r4, #16\n\t"
+            "add r5, %[z], r5, lsl #3\n\t"
+            "add r4, %[z], r4, lsl #3\n\t"
+            "vldmia r5, {s0-s1}\n\t"        /* a = Z[k] */
+            "vldmia r4, {s2-s3}\n\t"        /* b = Z[h-k] */
+            "vldmia %[tw]!, {s4-s5}\n\t"    /* t */
+            "vadd.f32 s6, s0, s2\n\t"       /* sr = ar + br */
+            "vsub.f32 s7, s1, s3\n\t"       /* si = ai - bi */
+            "vsub.f32 s8, s0, s2\n\t"       /* dr = ar - br */
+            "vadd.f32 s9, s1, s3\n\t"       /* di = ai + bi */
+            "vmul.f32 s10, s8, s4\n\t"      /* dr tr - di ti */
+            "vmls.f32 s10, s9, s5\n\t"
+            "vmul.f32 s11, s8, s5\n\t"      /* dr ti + di tr */
+            "vmla.f32 s11, s9, s4\n\t"
+            "vadd.f32 s10, s6, s10\n\t"     /* xr */
+            "vadd.f32 s11, s7, s11\n\t"     /* xi */
+            "vmul.f32 s12, s10, s10\n\t"
+            "vmla.f32 s12, s11, s11\n\t"
+            "vsqrt.f32 s12, s12\n\t"
+            "vstmia %[out]!, {s12}\n\t"
+            "subs %[n], %[n], #1\n\t"
+            "bne 1b"
+            : [p] "+r"(p), [tw] "+r"(tw), [out] "+r"(out), [n] "+r"(n)
+            : [z] "r"(z)
+            : "cc", "memory", "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8",
+              "s9", "s10", "s11", "s12");
+        j = cfg->num_bins;
+    }
+#endif
+    for (; j < cfg->num_bins; ++j) {
         const float *a = z + 2 * pos[2 * j];
         const float *b = z + 2 * pos[2 * j + 1];
         const float sr = a[0] + b[0], si = a[1] - b[1]; /* Z[k] + conj Z[h-k] */
@@ -183,6 +224,72 @@ static void split_magnitudes(const tml_frontend_config *cfg, const float *z, flo
         const float xi = si + tml_mla(dr * ti, di, tr);
         mag[j] = frontend_sqrtf(tml_mla(xr * xr, xi, xi));
     }
+}
+
+/* sum s[i] w[i], i ascending (one mel band) */
+static inline float dot_ascending(const float *s, const float *w, uint32_t count)
+{
+    float acc = 0.0f;
+#if defined(TML_FRONTEND_ARM_VFP)
+    uint32_t pairs = count / 2;
+    if (pairs > 0) {
+        __asm__ volatile(
+            "1:\n\t"
+            "vldmia %[s]!, {s0-s1}\n\t"
+            "vldmia %[w]!, {s2-s3}\n\t"
+            "vmla.f32 %[acc], s0, s2\n\t"
+            "vmla.f32 %[acc], s1, s3\n\t"
+            "subs %[n], %[n], #1\n\t"
+            "bne 1b"
+            : [acc] "+t"(acc), [s] "+r"(s), [w] "+r"(w), [n] "+r"(pairs)
+            :
+            : "cc", "memory", "s0", "s1", "s2", "s3");
+        count &= 1u;
+    }
+#endif
+    for (uint32_t i = 0; i < count; ++i) {
+        acc = tml_mla(acc, s[i], w[i]);
+    }
+    return acc;
+}
+
+/* out0 = sum row0[b] v[b], out1 = sum row1[b] v[b], b ascending (two DCT rows) */
+static inline void dot2_ascending(const float *row0, const float *row1, const float *v,
+                                  uint32_t count, float *out0, float *out1)
+{
+    float acc0 = 0.0f, acc1 = 0.0f;
+#if defined(TML_FRONTEND_ARM_VFP)
+    uint32_t quads = count / 4;
+    if (quads > 0) {
+        __asm__ volatile(
+            "1:\n\t"
+            "vldmia %[v]!, {s8-s11}\n\t"
+            "vldmia %[r0]!, {s0-s3}\n\t"
+            "vldmia %[r1]!, {s4-s7}\n\t"
+            "vmla.f32 %[a0], s0, s8\n\t"
+            "vmla.f32 %[a1], s4, s8\n\t"
+            "vmla.f32 %[a0], s1, s9\n\t"
+            "vmla.f32 %[a1], s5, s9\n\t"
+            "vmla.f32 %[a0], s2, s10\n\t"
+            "vmla.f32 %[a1], s6, s10\n\t"
+            "vmla.f32 %[a0], s3, s11\n\t"
+            "vmla.f32 %[a1], s7, s11\n\t"
+            "subs %[n], %[n], #1\n\t"
+            "bne 1b"
+            : [a0] "+t"(acc0), [a1] "+t"(acc1), [v] "+r"(v), [r0] "+r"(row0), [r1] "+r"(row1),
+              [n] "+r"(quads)
+            :
+            : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10",
+              "s11");
+        count &= 3u;
+    }
+#endif
+    for (uint32_t b = 0; b < count; ++b) {
+        acc0 = tml_mla(acc0, row0[b], v[b]);
+        acc1 = tml_mla(acc1, row1[b], v[b]);
+    }
+    *out0 = acc0;
+    *out1 = acc1;
 }
 
 /* Float MFCCs of one frame into out[num_coefficients]. */
@@ -199,10 +306,7 @@ static void frame_mfcc(const tml_frontend_config *cfg, float gain, float *scratc
     for (uint32_t b = 0; b < cfg->num_mel_bins; ++b) {
         const float *s = spectrum + cfg->mel_start[b];
         const uint32_t count = cfg->mel_count[b];
-        float acc = 0.0f;
-        for (uint32_t i = 0; i < count; ++i) {
-            acc = tml_mla(acc, s[i], w[i]);
-        }
+        const float acc = dot_ascending(s, w, count);
         w += count;
         logmel[b] = frontend_logf(tml_mla(cfg->log_offset, acc, gain));
     }
@@ -212,23 +316,10 @@ static void frame_mfcc(const tml_frontend_config *cfg, float gain, float *scratc
     uint32_t c = 0;
     for (; c + 2 <= cfg->num_coefficients; c += 2) {
         const float *row0 = cfg->dct + (size_t)c * bands;
-        const float *row1 = row0 + bands;
-        float acc0 = 0.0f, acc1 = 0.0f;
-        for (uint32_t b = 0; b < bands; ++b) {
-            const float v = logmel[b];
-            acc0 = tml_mla(acc0, row0[b], v);
-            acc1 = tml_mla(acc1, row1[b], v);
-        }
-        out[c] = acc0;
-        out[c + 1] = acc1;
+        dot2_ascending(row0, row0 + bands, logmel, bands, &out[c], &out[c + 1]);
     }
     if (c < cfg->num_coefficients) {
-        const float *row = cfg->dct + (size_t)c * bands;
-        float acc = 0.0f;
-        for (uint32_t b = 0; b < bands; ++b) {
-            acc = tml_mla(acc, row[b], logmel[b]);
-        }
-        out[c] = acc;
+        out[c] = dot_ascending(cfg->dct + (size_t)c * bands, logmel, bands);
     }
 }
 
