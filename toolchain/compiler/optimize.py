@@ -63,17 +63,15 @@ def dw3x3_scratch_bytes(call: KernelCall) -> int:
 
 
 def fold_requant(call: KernelCall, weights: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    """Folded requantization table of a convolution: int64 [channels, 2] as int32 words
-    (offset low, offset high, multiplier, shift) -> returned as int32 [channels, 4].
+    """Folded requantization table of a convolution: int32 [channels, 4] rows of
+    (bias2, multiplier, round_add, shift) as ``tml_m4_requant`` (see tml_kernels_m4.h).
 
-    ``weights``: int8 [channels, taps] (taps = all weights of one output channel). The kernel
-    computes ``((acc * M + offset) >> 32) >> shift`` with ``acc = sum(x * w)`` over raw int8
-    inputs, which equals TFLite's
-    ``clamp(rdbp(srdhm(acc + input_offset * sum(w) + bias, M), e) + zp)`` for e = -tflite_shift
-    >= 1 whenever the clamp's lower bound is >= zp (proof in tml_kernels_m4.h's terms: the
-    doubling high multiply is floor((X + 2^30) / 2^31); for a non-negative result the rounding
-    right shift adds 2^(e-1) and floors, and nested floors of powers of two combine; a negative
-    intermediate result clamps to the lower bound either way).
+    ``weights``: int8 [channels, taps] (all weights of one output channel). The kernels compute
+    ``SMMLAR(acc2, M, round_add) >> e`` with ``acc2 = bias2 + 2 * sum(x * w)`` over raw int8
+    inputs; SMMLAR of the doubled accumulator is TFLite's rounding doubling high multiply
+    exactly, and ``round_add = 2^(e-1) + zp * 2^e`` turns the shift into TFLite's rounding right
+    shift plus the zero point for non-negative values (negative ones clamp to act_min in both).
+    Raises ValueError when a value would overflow int32 (the caller keeps the portable kernel).
     """
     assert call.multipliers is not None and call.shifts is not None
     channels = weights.shape[0]
@@ -81,17 +79,19 @@ def fold_requant(call: KernelCall, weights: np.ndarray, bias: np.ndarray | None)
     shifts = call.shifts if len(call.shifts) == channels else call.shifts * channels
     input_offset = int(call.params["input_offset"])
     zp = int(call.params["output_offset"])
-    sums = weights.astype(np.int64).sum(axis=1)
+    w64 = weights.astype(np.int64)
+    sums = w64.sum(axis=1)
+    worst = np.abs(w64).sum(axis=1) * 128  # largest |sum(x * w)| over int8 inputs
     table = np.zeros((channels, 4), dtype=np.int64)
     for c in range(channels):
         m, e = int(mults[c]), -int(shifts[c])
-        b = (0 if bias is None else int(bias[c])) + input_offset * int(sums[c])
-        offset = b * m + (1 << 30) + (1 << (30 + e)) + (zp << (31 + e))
-        assert -(1 << 63) <= offset < (1 << 63)
-        u = offset & ((1 << 64) - 1)
-        table[c] = [u & 0xFFFFFFFF, u >> 32, m, e - 1]
-    # Reinterpret the unsigned words as int32 for the C initialiser.
-    return table.astype(np.uint32).view(np.int32).reshape(channels, 4)
+        bias2 = 2 * ((0 if bias is None else int(bias[c])) + input_offset * int(sums[c]))
+        round_add = (1 << (e - 1)) + zp * (1 << e)
+        if (abs(bias2) + 2 * int(worst[c]) >= 1 << 31 or abs(round_add) >= 1 << 30
+                or not 1 <= e <= 31):
+            raise ValueError(f"op {call.index} channel {c}: folded requantization overflows")
+        table[c] = [bias2, m, round_add, e]
+    return table.astype(np.int32)
 
 
 def _foldable(call: KernelCall) -> bool:
@@ -148,7 +148,11 @@ def optimize_calls(graph: ModelGraph, calls: list[KernelCall], target: str) -> l
             padded = np.zeros((w.shape[0], kp), dtype=np.int8)
             padded[:, :k] = per_channel
             prepared["filter"] = padded.reshape(-1)
-        prepared["requant"] = fold_requant(call, per_channel, bias)
+        try:
+            prepared["requant"] = fold_requant(call, per_channel, bias)
+        except ValueError:
+            out.append(call)  # the portable kernel handles any range
+            continue
         out.append(dataclasses.replace(call, kernel=kernel, multipliers=None, shifts=None,
                                        prepared=prepared))
     return out
@@ -169,8 +173,8 @@ def emit_constants(call: KernelCall) -> tuple[str, list[str], int, int]:
     text = (f"/* op {i}: {call.kernel} filter (as the kernel reads it) */\n"
             f"TINYML_ALIGN(4) const int8_t tinyml_op{i}_filter[{f.size}] = {{\n"
             f"{body(f, 16)}\n}};\n"
-            f"/* op {i}: folded requantization, per channel: offset (int64 lo, hi), "
-            f"multiplier, shift */\n"
+            f"/* op {i}: folded requantization, per channel: bias2, multiplier, "
+            f"round_add, shift */\n"
             f"TINYML_ALIGN(8) const int32_t tinyml_op{i}_rq[{rq.size}] = {{\n{body(rq, 4)}\n}};\n")
     decls = [f"extern const int8_t tinyml_op{i}_filter[];",
              f"extern const int32_t tinyml_op{i}_rq[];"]

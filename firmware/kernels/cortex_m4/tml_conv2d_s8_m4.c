@@ -18,7 +18,7 @@ static void im2col_pixel(const tml_conv_params *conv, const tml_dims *in_d, cons
     const int32_t row_len = f_w * in_c;
     const int32_t y0 = oy * conv->stride_h - conv->pad_h;
     const int32_t x0 = ox * conv->stride_w - conv->pad_w;
-    const int16_t pad = (int16_t)(-conv->input_offset);
+    const int16_t pad = (int16_t)(-2 * conv->input_offset); /* values are doubled */
     int16_t *half = (int16_t *)cols;
     int32_t fy, fx, c, t = 0;
     const int x_inside = x0 >= 0 && x0 + (f_w - 1) * conv->dilation_w < in_w;
@@ -39,7 +39,7 @@ static void im2col_pixel(const tml_conv_params *conv, const tml_dims *in_d, cons
             const int inside = y_inside && x >= 0 && x < in_w;
             const int8_t *src = input + (y * in_w + x) * in_c;
             for (c = 0; c < in_c; ++c, ++t) {
-                half[cols_index(t, p)] = inside ? (int16_t)src[c] : pad;
+                half[cols_index(t, p)] = inside ? (int16_t)(2 * src[c]) : pad;
             }
         }
     }

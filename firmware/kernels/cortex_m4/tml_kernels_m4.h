@@ -2,18 +2,20 @@
  *
  * These kernels need preparation that the compiler does at compile time
  * (toolchain/compiler/optimize.py): the input zero point times the sum of each output channel's
- * weights, the bias, the output zero point and both rounding steps of the TFLite requantization
- * are folded into one 64-bit offset per output channel, so inner loops are pure int8 x int8 dot
- * products and requantization is one multiply-accumulate and one shift:
+ * weights is folded into the bias, so inner loops are pure int8 x int8 dot products, and the
+ * TFLite requantization (a rounding doubling high multiply, then a rounding right shift by e,
+ * then the output zero point) becomes two instructions. The kernels accumulate twice the dot
+ * product (their widened inputs are doubled, which is free), starting from bias2 = 2 * bias:
  *
- *     out = clamp(((acc * multiplier + offset) >> 32) >> shift, act_min, act_max)
+ *     out = clamp(SMMLAR(acc2, multiplier, round_add) >> e, act_min, act_max)
  *
- * (one SMLAL and one ASR).
- *
- * This equals TFLite's two-rounding requantization exactly whenever act_min >= the output zero
- * point and the TFLite shift is <= -1 (optimize.py checks both and otherwise keeps the portable
- * kernel). Spatial padding is filled with the input zero point (-input_offset), whose offset
- * value is 0, so the fold also holds at the borders.
+ * SMMLAR(acc2, M, c) = c + floor((2 acc M + 2^31) / 2^32) = c + floor((acc M + 2^30) / 2^31),
+ * TFLite's doubling high multiply exactly; round_add = 2^(e-1) + zero_point * 2^e makes the
+ * shift TFLite's round-half-away division for non-negative values. A negative value clamps to
+ * act_min in both, so the result is identical whenever act_min >= the output zero point and
+ * e >= 1 (optimize.py checks both and otherwise keeps the portable kernel). Spatial padding is
+ * filled with the input zero point (-input_offset), whose offset value is 0, so the folded bias
+ * also holds at the borders.
  */
 #ifndef TML_KERNELS_M4_H
 #define TML_KERNELS_M4_H
@@ -26,13 +28,12 @@
 extern "C" {
 #endif
 
-/* One output channel's folded requantization (16 bytes). The 64-bit offset is
- * (bias + input_offset*sum(w))*M + 2^30 + 2^(30+e) + zero_point*2^(31+e), e = -TFLite shift. */
+/* One output channel's folded requantization (16 bytes). */
 typedef struct {
-    uint32_t offset_lo; /* low word of the offset */
-    int32_t offset_hi;  /* high word of the offset */
+    int32_t bias2;      /* 2 * (bias + input_offset * sum(weights)) */
     int32_t multiplier; /* Q31 multiplier M of the TFLite spec */
-    int32_t shift;      /* e - 1: right shift applied to the high word */
+    int32_t round_add;  /* 2^(e-1) + output zero point * 2^e */
+    int32_t shift;      /* e = -TFLite shift, >= 1 */
 } tml_m4_requant;
 
 /* Scratch bytes for the kernels below (the compiler plans them in the arena). */

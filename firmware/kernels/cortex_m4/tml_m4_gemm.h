@@ -22,7 +22,7 @@
 /* Folded requantization of one accumulator (see tml_kernels_m4.h). */
 TML_M4_INLINE int32_t tml_m4_requant_one(int32_t acc, const tml_m4_requant *rq)
 {
-    return tml_smlal_hi(acc, rq->multiplier, rq->offset_lo, rq->offset_hi) >> rq->shift;
+    return tml_smmlar(acc, rq->multiplier, rq->round_add) >> rq->shift;
 }
 
 static inline int32_t tml_m4_clamp(int32_t v, int32_t lo, int32_t hi)
@@ -30,11 +30,13 @@ static inline int32_t tml_m4_clamp(int32_t v, int32_t lo, int32_t hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
-/* Widen 4 int8 values (one word) into the two cols words of a chunk. */
+/* Widen 4 int8 values (one word) into the two cols words of a chunk, doubled. */
 static inline void tml_m4_widen_word(int32_t word, int32_t *dst)
 {
-    dst[0] = tml_sxtb16(word);
-    dst[1] = tml_sxtb16_ror8(word);
+    const int32_t even = tml_sxtb16(word);
+    const int32_t odd = tml_sxtb16_ror8(word);
+    dst[0] = tml_sadd16(even, even);
+    dst[1] = tml_sadd16(odd, odd);
 }
 
 #if TML_HAVE_DSP
@@ -54,10 +56,11 @@ static inline void tml_m4_widen_word(int32_t word, int32_t *dst)
     "smlad %[a3], r5, %[wv], %[a3]\n\t"
 #endif
 
-/* acc[p] = sum over k4 chunks of the dot product of pixel p's cols with the filter row w. */
-TML_M4_INLINE void tml_m4_dot4(const int32_t *x, const int8_t *w, int32_t k4, int32_t *acc)
+/* acc[p] = init + sum over k4 chunks of the dot product of pixel p's cols with the filter row w. */
+TML_M4_INLINE void tml_m4_dot4(const int32_t *x, const int8_t *w, int32_t k4, int32_t init,
+                                int32_t *acc)
 {
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int32_t a0 = init, a1 = init, a2 = init, a3 = init;
 #if TML_HAVE_DSP
     int32_t we, wv;
     if (k4 & 1) {
@@ -105,7 +108,7 @@ TML_M4_INLINE void tml_m4_gemm4(const int32_t *cols, int32_t k4, const int8_t *f
     for (oc = 0; oc < out_c; ++oc) {
         int32_t acc[4];
         int32_t v0, v1, v2, v3;
-        tml_m4_dot4(cols, filter + oc * filter_stride, k4, acc);
+        tml_m4_dot4(cols, filter + oc * filter_stride, k4, rq[oc].bias2, acc);
         v0 = tml_m4_requant_one(acc[0], rq + oc);
         v1 = tml_m4_requant_one(acc[1], rq + oc);
         v2 = tml_m4_requant_one(acc[2], rq + oc);

@@ -47,12 +47,15 @@ static inline int32_t tml_sxtb16_ror8(int32_t x)
 }
 /* SMLAD: acc + bottom(a)*bottom(b) + top(a)*top(b). */
 static inline int32_t tml_smlad(int32_t a, int32_t b, int32_t acc) { return __smlad(a, b, acc); }
-/* SMLAL: high word of (hi:lo) + a * b, the 64-bit sum taken modulo 2^64. */
-static inline int32_t tml_smlal_hi(int32_t a, int32_t b, uint32_t lo, int32_t hi)
+/* SMMLAR: acc + ((a * b + 2^31) >> 32), the high word of the rounded 64-bit product. */
+static inline int32_t tml_smmlar(int32_t a, int32_t b, int32_t acc)
 {
-    __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(a), "r"(b));
-    return hi;
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
 }
+/* SADD16: the two halves added separately (here: doubled). */
+static inline int32_t tml_sadd16(int32_t a, int32_t b) { return (int32_t)__sadd16(a, b); }
 static inline int32_t tml_smlabb(int32_t a, int32_t b, int32_t acc) { return __smlabb(a, b, acc); }
 static inline int32_t tml_smlabt(int32_t a, int32_t b, int32_t acc) { return __smlabt(a, b, acc); }
 static inline int32_t tml_smlatb(int32_t a, int32_t b, int32_t acc) { return __smlatb(a, b, acc); }
@@ -91,10 +94,14 @@ static inline int32_t tml_smlatt(int32_t a, int32_t b, int32_t acc)
     return (int32_t)((uint32_t)acc + (uint32_t)(tml_top16(a) * tml_top16(b)));
 }
 static inline int32_t tml_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
-static inline int32_t tml_smlal_hi(int32_t a, int32_t b, uint32_t lo, int32_t hi)
+static inline int32_t tml_smmlar(int32_t a, int32_t b, int32_t acc)
 {
-    const uint64_t sum = (((uint64_t)(uint32_t)hi << 32) | lo) + (uint64_t)((int64_t)a * b);
-    return (int32_t)(uint32_t)(sum >> 32);
+    const int64_t high = ((int64_t)a * b + ((int64_t)1 << 31)) >> 32; /* arithmetic shift */
+    return (int32_t)((uint32_t)acc + (uint32_t)high);
+}
+static inline int32_t tml_sadd16(int32_t a, int32_t b)
+{
+    return tml_pack16(tml_bottom16(a) + tml_bottom16(b), tml_top16(a) + tml_top16(b));
 }
 #endif
 
