@@ -98,6 +98,8 @@ def test_spec_from_model(mlperf_model, tmp_path):
         frontend.spec_from_model(bad)
     with pytest.raises(BadInputError, match="missing.tflite"):
         frontend.spec_from_model(tmp_path / "missing.tflite")
+    with pytest.raises(UnsupportedModelError, match="float32, expected int8"):
+        frontend.spec_from_model(mlperf_model.with_name("kws_ref_model_float32.tflite"))
 
 
 # ---- tables -------------------------------------------------------------------------------

@@ -96,8 +96,37 @@ def test_int8_features_match_tf_signal(both_features):
     identical = float(np.mean(diff == 0))
     print(f"\nint8 features identical to tf.signal: {100 * identical:.4f}% of {diff.size:,} "
           f"values ({ours.shape[0]} clips), max |diff| {diff.max()} LSB")
+    plot_comparison(ours, ref, REPORT_DIR / "frontend_vs_tf_signal.png")
     assert identical >= 0.99
     assert diff.max() <= 1
+
+
+def plot_comparison(ours: np.ndarray, ref: np.ndarray, out: Path) -> None:
+    """One clip's MFCC image from each side, and where the int8 values differ."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    diff = ours.astype(np.int16) - ref.astype(np.int16)
+    worst = int(np.argmax(np.abs(diff).sum(axis=(1, 2))))
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.2))
+    for ax, img, title in ((axes[0], ours[worst], "C frontend (int8)"),
+                           (axes[1], ref[worst], "tf.signal reference (int8)"),
+                           (axes[2], diff[worst], "difference (LSB)")):
+        im = ax.imshow(img.T, aspect="auto", origin="lower", interpolation="nearest")
+        ax.set_title(f"{title}, clip {worst}", fontsize=9)
+        ax.set_xlabel("frame")
+        ax.set_ylabel("coefficient")
+        fig.colorbar(im, ax=ax)
+    axes[3].bar(range(ours.shape[2]), (diff != 0).sum(axis=(0, 1)))
+    axes[3].set_title(f"differing values per coefficient ({int((diff != 0).sum())} of "
+                      f"{diff.size:,})", fontsize=9)
+    axes[3].set_xlabel("coefficient")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
 
 
 def test_mlperf_model_accuracy_matches_reference(dataset, both_features, mlperf_model):

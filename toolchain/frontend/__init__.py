@@ -102,31 +102,42 @@ def scratch_bytes(spec: FeatureSpec | str = MLPERF_TINY) -> int:
 
 
 def model_input_quantization(tflite_path: str | os.PathLike) -> tuple[float, int, tuple[int, ...]]:
-    """(scale, zero_point, shape) of an int8 .tflite model's first input tensor.
+    """(scale, zero_point, shape) of a .tflite model's first input tensor, read from the
+    flatbuffer (TFLite schema as shipped with the tflite-micro package).
 
-    Raises UnsupportedModelError for a missing, unreadable, non-int8 or per-channel input.
+    Raises BadInputError for a missing file, UnsupportedModelError for an unreadable model or an
+    input that is not int8 with one (scale, zero point).
     """
     path = Path(tflite_path)
     if not path.is_file():
         raise BadInputError(f"model file not found: {path}")
     from tflite_micro import runtime  # heavy import, only here
 
+    schema = runtime.schema_fb
     try:
-        interpreter = runtime.Interpreter.from_file(str(path))
-        details = interpreter.get_input_details(0)
-    except Exception as err:  # the runtime raises plain RuntimeError/ValueError
-        raise UnsupportedModelError(f"cannot read model {path}: {err}") from err
-    if details["dtype"] is not np.int8:
+        data = path.read_bytes()
+        if data[4:8] != b"TFL3":
+            raise ValueError("no TFL3 flatbuffer identifier")
+        model = schema.ModelT.InitFromPackedBuf(data, 0)
+        graph = model.subgraphs[0]
+        tensor = graph.tensors[int(graph.inputs[0])]
+    except Exception as err:  # flatbuffers raises assorted errors on garbage
         raise UnsupportedModelError(
-            f"model {path}: input tensor is {np.dtype(details['dtype']).name}, expected int8"
-        )
-    q = details["quantization_parameters"]
-    scales, zero_points = np.asarray(q["scales"]), np.asarray(q["zero_points"])
+            f"cannot read model {path}: not a valid .tflite ({err})"
+        ) from err
+    if tensor.type != schema.TensorType.INT8:
+        names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+        kind = names.get(tensor.type, str(tensor.type)).lower()
+        raise UnsupportedModelError(f"model {path}: input tensor is {kind}, expected int8")
+    q = tensor.quantization
+    scales = np.asarray(q.scale if q is not None and q.scale is not None else [])
+    zero_points = np.asarray(q.zeroPoint if q is not None and q.zeroPoint is not None else [])
     if scales.size != 1 or zero_points.size != 1:
         raise UnsupportedModelError(
             f"model {path}: input needs one (scale, zero point), got {scales.size} scales"
         )
-    return float(scales[0]), int(zero_points[0]), tuple(int(d) for d in details["shape"])
+    shape = tuple(int(d) for d in tensor.shape)
+    return float(np.float32(scales[0])), int(zero_points[0]), shape
 
 
 def spec_from_model(tflite_path: str | os.PathLike,
