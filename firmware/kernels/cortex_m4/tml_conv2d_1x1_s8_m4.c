@@ -34,12 +34,17 @@ int tml_conv2d_1x1_s8_m4(const tml_context *ctx, const tml_conv_params *conv,
                 dst += 8;
             }
         }
-        if (full) {
-            tml_m4_gemm4(cols, k4, filter, in_c, out_c, rq, output + p0 * out_c, out_c, n, -128,
-                         127, 1);
-        } else {
-            tml_m4_gemm4(cols, k4, filter, in_c, out_c, rq, output + p0 * out_c, out_c, n,
-                         conv->act_min, conv->act_max, 0);
+        {
+            /* Offsets of pixels 1..3 (a short last block repeats its last pixel). */
+            const int32_t s1 = (n > 1 ? 1 : n - 1) * out_c, s2 = (n > 2 ? 2 : n - 1) * out_c;
+            const int32_t s3 = (n - 1 < 3 ? n - 1 : 3) * out_c;
+            int8_t *out = output + p0 * out_c;
+            if (full) {
+                tml_m4_gemm4(cols, k4, filter, out_c, rq, out, s1, s2, s3, -128, 127, 1);
+            } else {
+                tml_m4_gemm4(cols, k4, filter, out_c, rq, out, s1, s2, s3, conv->act_min,
+                             conv->act_max, 0);
+            }
         }
     }
     return TML_OK;

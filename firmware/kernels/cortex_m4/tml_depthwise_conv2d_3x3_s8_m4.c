@@ -107,11 +107,23 @@ int tml_depthwise_conv2d_3x3_s8_m4(const tml_context *ctx, const tml_dw_conv_par
             const int32_t bias2 = rqc->bias2;
             const int8_t *src = in_b + c;
             int8_t *dst = out_b + c;
-            for (y = 0; y < h; ++y) {
-                int16_t *row = plane + (y + 1) * plane_w + 1;
-                for (x = 0; x < w; ++x) {
-                    row[x] = *src;
-                    src += ch;
+            if (w == 5) {
+                for (y = 0; y < h; ++y) {
+                    int16_t *row = plane + (y + 1) * plane_w + 1;
+                    row[0] = src[0];
+                    row[1] = src[ch];
+                    row[2] = src[2 * ch];
+                    row[3] = src[3 * ch];
+                    row[4] = src[4 * ch];
+                    src += 5 * ch;
+                }
+            } else {
+                for (y = 0; y < h; ++y) {
+                    int16_t *row = plane + (y + 1) * plane_w + 1;
+                    for (x = 0; x < w; ++x) {
+                        row[x] = *src;
+                        src += ch;
+                    }
                 }
             }
 #if TML_HAVE_DSP

@@ -56,27 +56,35 @@ static inline void tml_m4_widen_word(int32_t word, int32_t *dst)
     "smlad %[a3], r5, %[wv], %[a3]\n\t"
 #endif
 
-/* acc[p] = init + sum over k4 chunks of the dot product of pixel p's cols with the filter row w. */
-TML_M4_INLINE void tml_m4_dot4(const int32_t *x, const int8_t *w, int32_t k4, int32_t init,
+/* acc[p] = init + sum over k4 chunks of the dot product of pixel p's cols with the filter row
+ * at *w; *w advances past the row. k4 == 16 and k4 == 10 (64- and 40-value rows) are fully
+ * unrolled. */
+TML_M4_INLINE void tml_m4_dot4(const int32_t *x, const int8_t **wp, int32_t k4, int32_t init,
                                 int32_t *acc)
 {
     int32_t a0 = init, a1 = init, a2 = init, a3 = init;
+    const int8_t *w = *wp;
 #if TML_HAVE_DSP
     int32_t we, wv;
-    if (k4 & 1) {
-        __asm__ volatile(TML_M4_CHUNK
-                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
-                           [w] "+r"(w), [x] "+r"(x), [we] "=&r"(we), [wv] "=&r"(wv)
-                         :
-                         : "r2", "r3", "r4", "r5", "memory");
+#define TML_M4_DOT4_ASM(BODY)                                                                 \
+    __asm__ volatile(BODY                                                                     \
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),            \
+                       [w] "+r"(w), [x] "+r"(x), [we] "=&r"(we), [wv] "=&r"(wv)               \
+                     :                                                                        \
+                     : "r2", "r3", "r4", "r5", "memory")
+    if (k4 == 16) {
+        TML_M4_DOT4_ASM(".rept 16\n\t" TML_M4_CHUNK ".endr\n\t");
+    } else if (k4 == 10) {
+        TML_M4_DOT4_ASM(".rept 10\n\t" TML_M4_CHUNK ".endr\n\t");
+    } else {
+        if (k4 & 1) {
+            TML_M4_DOT4_ASM(TML_M4_CHUNK);
+        }
+        for (k4 >>= 1; k4 > 0; --k4) {
+            TML_M4_DOT4_ASM(TML_M4_CHUNK TML_M4_CHUNK);
+        }
     }
-    for (k4 >>= 1; k4 > 0; --k4) {
-        __asm__ volatile(TML_M4_CHUNK TML_M4_CHUNK
-                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
-                           [w] "+r"(w), [x] "+r"(x), [we] "=&r"(we), [wv] "=&r"(wv)
-                         :
-                         : "r2", "r3", "r4", "r5", "memory");
-    }
+#undef TML_M4_DOT4_ASM
 #else
     int32_t k;
     for (k = 0; k < k4; ++k) {
@@ -91,28 +99,31 @@ TML_M4_INLINE void tml_m4_dot4(const int32_t *x, const int8_t *w, int32_t k4, in
         x += 8;
     }
 #endif
+    *wp = w;
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;
     acc[3] = a3;
 }
 
-/* out[p * out_stride + oc] for oc < out_c and the first `pixels` (1..4) pixels of the block.
+/* One block: every output channel of 4 pixels. Pixel p's outputs go to out + s_p (s_0 = 0);
+ * a block with fewer pixels repeats its last pixel in cols and passes that pixel's offset
+ * again, so the extra stores rewrite the same values. The filter rows are 4*k4 bytes apart.
  * full_range: act_min == -128 and act_max == 127 (one SSAT instead of a clamp). */
 TML_M4_INLINE void tml_m4_gemm4(const int32_t *cols, int32_t k4, const int8_t *filter,
-                                int32_t filter_stride, int32_t out_c, const tml_m4_requant *rq,
-                                int8_t *out, int32_t out_stride, int32_t pixels, int32_t act_min,
+                                int32_t out_c, const tml_m4_requant *rq, int8_t *out,
+                                int32_t s1, int32_t s2, int32_t s3, int32_t act_min,
                                 int32_t act_max, int full_range)
 {
-    int32_t oc;
-    for (oc = 0; oc < out_c; ++oc) {
+    int8_t *const end = out + out_c;
+    for (; out != end; ++out, ++rq) {
         int32_t acc[4];
         int32_t v0, v1, v2, v3;
-        tml_m4_dot4(cols, filter + oc * filter_stride, k4, rq[oc].bias2, acc);
-        v0 = tml_m4_requant_one(acc[0], rq + oc);
-        v1 = tml_m4_requant_one(acc[1], rq + oc);
-        v2 = tml_m4_requant_one(acc[2], rq + oc);
-        v3 = tml_m4_requant_one(acc[3], rq + oc);
+        tml_m4_dot4(cols, &filter, k4, rq->bias2, acc);
+        v0 = tml_m4_requant_one(acc[0], rq);
+        v1 = tml_m4_requant_one(acc[1], rq);
+        v2 = tml_m4_requant_one(acc[2], rq);
+        v3 = tml_m4_requant_one(acc[3], rq);
         if (full_range) {
             v0 = tml_ssat8(v0);
             v1 = tml_ssat8(v1);
@@ -124,19 +135,10 @@ TML_M4_INLINE void tml_m4_gemm4(const int32_t *cols, int32_t k4, const int8_t *f
             v2 = tml_m4_clamp(v2, act_min, act_max);
             v3 = tml_m4_clamp(v3, act_min, act_max);
         }
-        out[oc] = (int8_t)v0;
-        if (pixels == 4) {
-            out[out_stride + oc] = (int8_t)v1;
-            out[2 * out_stride + oc] = (int8_t)v2;
-            out[3 * out_stride + oc] = (int8_t)v3;
-        } else {
-            if (pixels > 1) {
-                out[out_stride + oc] = (int8_t)v1;
-            }
-            if (pixels > 2) {
-                out[2 * out_stride + oc] = (int8_t)v2;
-            }
-        }
+        out[0] = (int8_t)v0;
+        out[s1] = (int8_t)v1;
+        out[s2] = (int8_t)v2;
+        out[s3] = (int8_t)v3;
     }
 }
 
