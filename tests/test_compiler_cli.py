@@ -176,3 +176,31 @@ def test_inspect_describes_models_compile_refuses(bad_models: dict[str, Path]) -
     assert data["compilable"] is False and "hybrid" in data["problems"][0]
     r = tinyml("inspect", str(bad_models["truncated"]))
     assert r.returncode == 2 and "not a valid .tflite" in r.stderr
+
+
+def test_damaged_files_give_clear_errors_never_crashes(mlperf_model: Path, tmp_path: Path) -> None:
+    """Truncations and random byte changes: either a valid model (e.g. a changed weight) or a
+    TinymlError; never another exception, never a partial output folder."""
+    from toolchain.errors import TinymlError
+
+    data = mlperf_model.read_bytes()
+    rng = np.random.default_rng(0)
+    outcomes = {"ok": 0, "refused": 0}
+    for i in range(60):
+        damaged = bytearray(data)
+        if i % 3 == 0:
+            damaged = damaged[: int(rng.integers(0, len(damaged)))]
+        else:
+            for _ in range(int(rng.integers(1, 6))):
+                damaged[int(rng.integers(0, len(damaged)))] = int(rng.integers(0, 256))
+        path = tmp_path / "damaged.tflite"
+        path.write_bytes(bytes(damaged))
+        out = tmp_path / f"out{i}"
+        try:
+            compile_model(path, out)
+            outcomes["ok"] += 1
+        except TinymlError:
+            outcomes["refused"] += 1
+            assert not out.exists()
+    assert outcomes["refused"] >= 20 and sum(outcomes.values()) == 60
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
