@@ -46,3 +46,30 @@ def plot_memory_plan(plan: dict[str, Any], op_names: list[str], path: str | os.P
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
+
+
+def plot_op_costs(ops: list[dict[str, Any]], path: str | os.PathLike, title: str = "",
+                  key: str = "instructions") -> Path:
+    """Save a bar chart of a per-op cost (``ops``: dicts with "index", "op" and ``key``, e.g.
+    instructions per inference from the QEMU runner), annotated with MACs when present."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(ops) + 2), 4.0))
+    values = [o[key] for o in ops]
+    bars = ax.bar(range(len(ops)), values, color="tab:blue")
+    for bar, o in zip(bars, ops, strict=True):
+        if o.get("macs"):
+            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(),
+                    f"{o[key] / o['macs']:.1f}/MAC", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(ops)))
+    ax.set_xticklabels([f"{o['index']}\n{o['op'][:9]}" for o in ops], fontsize=7)
+    ax.set_ylabel(key)
+    ax.set_title(title or f"{sum(values):,} {key} in total")
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
