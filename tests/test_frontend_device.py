@@ -29,16 +29,23 @@ ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d1
              "-fdata-sections"]
 
 
-def device_clips(speech_commands: Path, count: int = 24) -> np.ndarray:
-    """``count`` real clips spread over every label folder, plus silence edge cases."""
+NUM_REAL_CLIPS = 24
+
+
+def device_clips(speech_commands: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(pcm int16 [N, 16000], num_samples [N]): real clips spread over every label folder, then
+    edge cases: short clips of odd lengths (padding path), silence, all-negative, full scale."""
     files = sorted(p for p in speech_commands.glob("*/*.wav") if "_background_" not in str(p))
-    step = len(files) // count
-    pcm = load_wavs(files[::step][:count], frontend.MLPERF_TINY, progress=False)
+    step = len(files) // NUM_REAL_CLIPS
+    pcm = load_wavs(files[::step][:NUM_REAL_CLIPS], frontend.MLPERF_TINY, progress=False)
     loud = pcm[0].copy()
     loud[::2] = 32767
     loud[1::2] = -32768
-    edge = np.stack([np.zeros(16000, np.int16), np.full(16000, -5, np.int16), loud])
-    return np.concatenate([pcm, edge])
+    negative = -np.abs(pcm[1]) - 1
+    edge = np.stack([pcm[2], pcm[3], negative, np.zeros(16000, np.int16),
+                     np.full(16000, -5, np.int16), loud])
+    lengths = [16000] * NUM_REAL_CLIPS + [9003, 15845, 12001, 16000, 16000, 16000]
+    return np.concatenate([pcm, edge]), np.array(lengths)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +64,10 @@ def device_run(tmp_path_factory, speech_commands: Path) -> dict:
     )
     disassembly = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], check=True,
                                  capture_output=True, text=True).stdout
-    pcm = device_clips(Path(speech_commands))
-    pcm.tofile(work / "pcm.bin")
+    pcm, lengths = device_clips(Path(speech_commands))
+    with open(work / "pcm.bin", "wb") as f:
+        for clip, n in zip(pcm, lengths, strict=True):
+            f.write(np.uint32(n).tobytes() + clip.tobytes())
     run = subprocess.run(
         ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial",
          "none", "-icount", "shift=0", "-semihosting-config", "enable=on,target=native",
@@ -69,6 +78,7 @@ def device_run(tmp_path_factory, speech_commands: Path) -> dict:
     shape = (len(pcm), *frontend.MLPERF_TINY.feature_shape)
     return {
         "pcm": pcm,
+        "lengths": lengths,
         "int8": np.fromfile(work / "features.bin", np.int8).reshape(shape),
         "float": np.fromfile(work / "mfcc.bin", np.float32).reshape(shape),
         "ticks": np.fromfile(work / "ticks.bin", np.uint32),
@@ -81,10 +91,12 @@ def test_device_build_has_no_fused_multiply_add(device_run):
 
 
 def test_device_features_bit_identical_to_host(device_run):
-    pcm = device_run["pcm"]
+    pcm, lengths = device_run["pcm"], device_run["lengths"]
     assert len(pcm) >= 20 + 3
-    host_q = frontend.features(pcm, frontend.MLPERF_TINY)
-    host_f = frontend.features_float(pcm, frontend.MLPERF_TINY)
+    spec = frontend.MLPERF_TINY
+    host_q = np.stack([frontend.features(x[:n], spec) for x, n in zip(pcm, lengths, strict=True)])
+    host_f = np.stack([frontend.features_float(x[:n], spec)
+                       for x, n in zip(pcm, lengths, strict=True)])
     assert np.array_equal(device_run["int8"], host_q)
     assert np.array_equal(device_run["float"].view(np.uint32), host_f.view(np.uint32))
     assert np.all(np.isfinite(device_run["float"]))
@@ -92,12 +104,12 @@ def test_device_features_bit_identical_to_host(device_run):
 
 def test_device_instruction_count(device_run):
     instructions = device_run["ticks"].astype(np.int64) * INSTRUCTIONS_PER_TICK
-    real = instructions[:-3]  # the last three are the synthetic edge cases
+    real = instructions[:NUM_REAL_CLIPS]  # then the synthetic edge cases
     per_clip = int(np.max(real))
     worst = int(np.max(instructions))
     print(f"\nfrontend on Cortex-M4 (QEMU -icount): {per_clip:,} instructions per 1 s clip "
           f"(max over {len(real)} real clips; mean {np.mean(real):,.0f}), "
-          f"{per_clip // 49:,} per frame; {worst:,} worst case (all-negative clip)")
+          f"{per_clip // 49:,} per frame; worst case {worst:,} (edge cases)")
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
     (REPORT_DIR / "frontend_device.json").write_text(json.dumps(
         {"instructions_per_clip_max": per_clip, "instructions_per_clip_mean": float(np.mean(real)),

@@ -50,6 +50,73 @@ static void fft_stage_span4(float *x, uint32_t n)
     }
 }
 
+#if defined(TML_FRONTEND_ARM_VFP)
+/* Radix-4 stage of span `span` (a multiple of 8): butterflies j, j+span/4, j+span/2, j+3span/4.
+ * Arm VFP: the butterflies of each block in one assembly loop (multi-register loads and stores
+ * with write-back). The operations are those of the portable C below, in the same order within
+ * each butterfly (VMLS/VMLA round the product like the C does); butterflies are independent, so
+ * visiting them block by block instead of twiddle by twiddle changes no bit. */
+static void fft_stage_radix4(float *x, uint32_t n, uint32_t span, const float *tw)
+{
+    const uint32_t quarter = span / 4;
+    const uint32_t tw_skip = 24u * (n / span - 1u); /* bytes: the n-point table, subsampled */
+    for (uint32_t base = 0; base < n; base += span) {
+        float *pa = x + 2 * base;
+        float *pb = pa + 2 * quarter;
+        float *pc = pb + 2 * quarter;
+        float *pd = pc + 2 * quarter;
+        const float *w = tw;
+        uint32_t count = quarter;
+        __asm__ volatile(
+            "1:\n\t"
+            "vldmia %[pa], {s0-s1}\n\t"
+            "vldmia %[pb], {s2-s3}\n\t"
+            "vldmia %[pc], {s4-s5}\n\t"
+            "vldmia %[pd], {s6-s7}\n\t"
+            "vadd.f32 s8, s0, s4\n\t"   /* t0 = a + c */
+            "vadd.f32 s9, s1, s5\n\t"
+            "vsub.f32 s10, s0, s4\n\t"  /* t1 = a - c */
+            "vsub.f32 s11, s1, s5\n\t"
+            "vadd.f32 s12, s2, s6\n\t"  /* t2 = b + d */
+            "vadd.f32 s13, s3, s7\n\t"
+            "vsub.f32 s14, s2, s6\n\t"  /* t3 = b - d */
+            "vsub.f32 s15, s3, s7\n\t"
+            "vadd.f32 s0, s8, s12\n\t"  /* y0 = t0 + t2 */
+            "vadd.f32 s1, s9, s13\n\t"
+            "vstmia %[pa]!, {s0-s1}\n\t"
+            "vldmia %[w]!, {s16-s21}\n\t" /* w1, w2, w3 */
+            "add %[w], %[w], %[skip]\n\t"
+            "vsub.f32 s2, s8, s12\n\t"  /* y2 = t0 - t2 */
+            "vsub.f32 s3, s9, s13\n\t"
+            "vadd.f32 s4, s10, s15\n\t" /* y1 = t1 - i t3 */
+            "vsub.f32 s5, s11, s14\n\t"
+            "vsub.f32 s6, s10, s15\n\t" /* y3 = t1 + i t3 */
+            "vadd.f32 s7, s11, s14\n\t"
+            "vmul.f32 s8, s4, s16\n\t"  /* y1 w1 */
+            "vmls.f32 s8, s5, s17\n\t"
+            "vmul.f32 s9, s4, s17\n\t"
+            "vmla.f32 s9, s5, s16\n\t"
+            "vstmia %[pb]!, {s8-s9}\n\t"
+            "vmul.f32 s10, s2, s18\n\t" /* y2 w2 */
+            "vmls.f32 s10, s3, s19\n\t"
+            "vmul.f32 s11, s2, s19\n\t"
+            "vmla.f32 s11, s3, s18\n\t"
+            "vstmia %[pc]!, {s10-s11}\n\t"
+            "vmul.f32 s12, s6, s20\n\t" /* y3 w3 */
+            "vmls.f32 s12, s7, s21\n\t"
+            "vmul.f32 s13, s6, s21\n\t"
+            "vmla.f32 s13, s7, s20\n\t"
+            "vstmia %[pd]!, {s12-s13}\n\t"
+            "subs %[count], %[count], #1\n\t"
+            "bne 1b"
+            : [pa] "+r"(pa), [pb] "+r"(pb), [pc] "+r"(pc), [pd] "+r"(pd), [w] "+r"(w),
+              [count] "+r"(count)
+            : [skip] "r"(tw_skip)
+            : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10",
+              "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21");
+    }
+}
+#else
 /* Radix-4 stage of span `span` (a multiple of 8): butterflies j, j+span/4, j+span/2, j+3span/4. */
 static void fft_stage_radix4(float *x, uint32_t n, uint32_t span, const float *tw)
 {
@@ -57,60 +124,12 @@ static void fft_stage_radix4(float *x, uint32_t n, uint32_t span, const float *t
     const uint32_t tw_step = 6 * (n / span); /* the n-point table, subsampled */
     for (uint32_t j = 0; j < quarter; ++j) {
         const float *w = tw + j * tw_step;
-#if !defined(TML_FRONTEND_ARM_VFP)
         const float w1r = w[0], w1i = w[1], w2r = w[2], w2i = w[3], w3r = w[4], w3i = w[5];
-#endif
         for (uint32_t b = j; b < n; b += span) {
             float *pa = x + 2 * b;
             float *pb = pa + 2 * quarter;
             float *pc = pb + 2 * quarter;
             float *pd = pc + 2 * quarter;
-#if defined(TML_FRONTEND_ARM_VFP)
-            /* Same operations as the C below (VMLS/VMLA round the product like the C does),
-             * with multi-register loads and stores. */
-            __asm__ volatile(
-                "vldmia %0, {s0-s1}\n\t"
-                "vldmia %1, {s2-s3}\n\t"
-                "vldmia %2, {s4-s5}\n\t"
-                "vldmia %3, {s6-s7}\n\t"
-                "vadd.f32 s8, s0, s4\n\t"   /* t0 = a + c */
-                "vadd.f32 s9, s1, s5\n\t"
-                "vsub.f32 s10, s0, s4\n\t"  /* t1 = a - c */
-                "vsub.f32 s11, s1, s5\n\t"
-                "vadd.f32 s12, s2, s6\n\t"  /* t2 = b + d */
-                "vadd.f32 s13, s3, s7\n\t"
-                "vsub.f32 s14, s2, s6\n\t"  /* t3 = b - d */
-                "vsub.f32 s15, s3, s7\n\t"
-                "vadd.f32 s0, s8, s12\n\t"  /* y0 = t0 + t2 */
-                "vadd.f32 s1, s9, s13\n\t"
-                "vstmia %0, {s0-s1}\n\t"
-                "vldmia %4, {s16-s21}\n\t"  /* w1, w2, w3 */
-                "vsub.f32 s2, s8, s12\n\t"  /* y2 = t0 - t2 */
-                "vsub.f32 s3, s9, s13\n\t"
-                "vadd.f32 s4, s10, s15\n\t" /* y1 = t1 - i t3 */
-                "vsub.f32 s5, s11, s14\n\t"
-                "vsub.f32 s6, s10, s15\n\t" /* y3 = t1 + i t3 */
-                "vadd.f32 s7, s11, s14\n\t"
-                "vmul.f32 s8, s4, s16\n\t"  /* y1 w1 */
-                "vmls.f32 s8, s5, s17\n\t"
-                "vmul.f32 s9, s4, s17\n\t"
-                "vmla.f32 s9, s5, s16\n\t"
-                "vstmia %1, {s8-s9}\n\t"
-                "vmul.f32 s10, s2, s18\n\t" /* y2 w2 */
-                "vmls.f32 s10, s3, s19\n\t"
-                "vmul.f32 s11, s2, s19\n\t"
-                "vmla.f32 s11, s3, s18\n\t"
-                "vstmia %2, {s10-s11}\n\t"
-                "vmul.f32 s12, s6, s20\n\t" /* y3 w3 */
-                "vmls.f32 s12, s7, s21\n\t"
-                "vmul.f32 s13, s6, s21\n\t"
-                "vmla.f32 s13, s7, s20\n\t"
-                "vstmia %3, {s12-s13}"
-                :
-                : "r"(pa), "r"(pb), "r"(pc), "r"(pd), "r"(w)
-                : "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10",
-                  "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21");
-#else
             const float t0r = pa[0] + pc[0], t0i = pa[1] + pc[1];
             const float t1r = pa[0] - pc[0], t1i = pa[1] - pc[1];
             const float t2r = pb[0] + pd[0], t2i = pb[1] + pd[1];
@@ -126,10 +145,10 @@ static void fft_stage_radix4(float *x, uint32_t n, uint32_t span, const float *t
             pc[1] = tml_mla(y2r * w2i, y2i, w2r);
             pd[0] = tml_mls(y3r * w3r, y3i, w3i);
             pd[1] = tml_mla(y3r * w3i, y3i, w3r);
-#endif
         }
     }
 }
+#endif
 
 /* Final radix-2 stage of span 2 when log2(n) is odd. */
 static void fft_stage_span2(float *x, uint32_t n)

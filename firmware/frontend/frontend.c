@@ -60,34 +60,46 @@ size_t tml_frontend_scratch_bytes(const tml_frontend_config *cfg)
            ((size_t)cfg->fft_length + cfg->num_bins + cfg->num_mel_bins + cfg->num_coefficients);
 }
 
-/* Largest sample. On Armv7E-M two samples per word with the DSP's packed compare (SSUB16 sets
- * the GE flags per halfword, SEL picks the larger halves). */
-static int32_t peak_sample(const int16_t *pcm, size_t n)
+#if defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
+/* Per-halfword max / min of two packed int16 pairs (SSUB16 sets GE per halfword, SEL picks). */
+static inline uint32_t max16x2(uint32_t x, uint32_t y)
 {
-    int32_t peak = -32768;
+    uint32_t r;
+    __asm__("ssub16 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(x), "r"(y) : "cc");
+    return r;
+}
+static inline uint32_t min16x2(uint32_t x, uint32_t y)
+{
+    uint32_t r;
+    __asm__("ssub16 %0, %1, %2\n\tsel %0, %2, %1" : "=&r"(r) : "r"(x), "r"(y) : "cc");
+    return r;
+}
+#endif
+
+/* Largest sample value, or the smallest when `smallest` (two samples per word on Armv7E-M). */
+static int32_t extreme_sample(const int16_t *pcm, size_t n, int smallest)
+{
+    int32_t best = smallest ? 32767 : -32768;
     size_t i = 0;
 #if defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
-    uint32_t packed = 0x80008000u; /* (-32768, -32768) */
+    uint32_t packed = smallest ? 0x7fff7fffu : 0x80008000u;
     for (; i + 8 <= n; i += 8) {
         uint32_t w[4];
         memcpy(w, pcm + i, sizeof w);
-        uint32_t a, b;
-        __asm__("ssub16 %0, %2, %3\n\tsel %0, %2, %3\n\t"
-                "ssub16 %1, %4, %5\n\tsel %1, %4, %5"
-                : "=&r"(a), "=&r"(b)
-                : "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3])
-                : "cc");
-        __asm__("ssub16 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(a) : "r"(a), "r"(b) : "cc");
-        __asm__("ssub16 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(packed) : "r"(packed), "r"(a)
-                : "cc");
+        if (smallest) {
+            packed = min16x2(packed, min16x2(min16x2(w[0], w[1]), min16x2(w[2], w[3])));
+        } else {
+            packed = max16x2(packed, max16x2(max16x2(w[0], w[1]), max16x2(w[2], w[3])));
+        }
     }
     const int32_t lo = (int16_t)(packed & 0xffffu), hi = (int16_t)(packed >> 16);
-    peak = lo > hi ? lo : hi;
+    best = smallest ? (lo < hi ? lo : hi) : (lo > hi ? lo : hi);
 #endif
     for (; i < n; ++i) {
-        peak = pcm[i] > peak ? pcm[i] : peak;
+        const int32_t v = pcm[i];
+        best = smallest ? (v < best ? v : best) : (v > best ? v : best);
     }
-    return peak;
+    return best;
 }
 
 /* 1 / divisor of the waveform normalisation (see tml_frontend_normalization). */
@@ -99,12 +111,9 @@ static float normalization_gain(const tml_frontend_config *cfg, const int16_t *p
     if (n == 0) {
         return 1.0f;
     }
-    int32_t divisor = peak_sample(pcm, n);
+    int32_t divisor = extreme_sample(pcm, n, 0);
     if (divisor <= 0) { /* all samples <= 0: the largest magnitude, or 1 when all are 0 */
-        int32_t trough = 0;
-        for (size_t i = 0; i < n; ++i) {
-            trough = pcm[i] < trough ? pcm[i] : trough;
-        }
+        const int32_t trough = extreme_sample(pcm, n, 1);
         divisor = trough == 0 ? 1 : -trough;
     }
     return 1.0f / (float)divisor;

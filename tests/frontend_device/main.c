@@ -3,7 +3,8 @@
  * firmware/frontend on clips read over semihosting and writes the features back, so the test
  * can compare them with the host extension bit for bit.
  *
- *   in  pcm.bin       int16 [clips][TML_FRONTEND_CLIP_SAMPLES]
+ *   in  pcm.bin       per clip: uint32 num_samples, int16 [TML_FRONTEND_CLIP_SAMPLES] (samples
+ *                     past num_samples are ignored: the frontend pads/crops by its rule)
  *   out features.bin  int8  [clips][frames][coefficients]   (tml_frontend_compute)
  *   out mfcc.bin      float [clips][frames][coefficients]   (tml_frontend_compute_float)
  *   out ticks.bin     uint32 [clips]: SysTick ticks of tml_frontend_compute (under QEMU
@@ -83,14 +84,18 @@ int main(void)
     SYST_RVR = 0x00FFFFFFu;
     SYST_CVR = 0;
     SYST_CSR = 0x5u; /* enable, processor clock, no interrupt */
-    while (sh_read(in, pcm, sizeof pcm) == 0) {
+    uint32_t num_samples;
+    while (sh_read(in, &num_samples, sizeof num_samples) == 0) {
+        if (sh_read(in, pcm, sizeof pcm) != 0 || num_samples > TML_FRONTEND_CLIP_SAMPLES) {
+            sh_exit(1);
+        }
         const uint32_t start = SYST_CVR;
-        const int err = tml_frontend_compute(&tml_frontend_default, pcm, TML_FRONTEND_CLIP_SAMPLES,
-                                             scratch, features);
+        const int err = tml_frontend_compute(&tml_frontend_default, pcm, num_samples, scratch,
+                                             features);
         const uint32_t ticks = (start - SYST_CVR) & 0x00FFFFFFu;
         if (err != TML_FRONTEND_OK ||
-            tml_frontend_compute_float(&tml_frontend_default, pcm, TML_FRONTEND_CLIP_SAMPLES,
-                                       scratch, mfcc) != TML_FRONTEND_OK) {
+            tml_frontend_compute_float(&tml_frontend_default, pcm, num_samples, scratch, mfcc) !=
+                TML_FRONTEND_OK) {
             sh_exit(2);
         }
         if (sh_write(out_q, features, sizeof features) != 0 ||
