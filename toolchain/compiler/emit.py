@@ -34,6 +34,11 @@ def _c_string(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _c_int(x: int) -> str:
+    """An integer for a macro body: negative values in parentheses (``x-ZP`` stays valid)."""
+    return f"({x})" if x < 0 else str(x)
+
+
 def _c_float(x: float) -> str:
     return f"{float(np.float32(x))!r}f"
 
@@ -100,9 +105,9 @@ def emit(graph: ModelGraph, calls: list[KernelCall], plan: MemoryPlan,
         "TINYML_OUTPUT_SIZE": str(out.size),
         "TINYML_ARENA_BYTES": str(max(plan.arena_bytes, 4)),
         "TINYML_INPUT_SCALE": _c_float(inp.scale),
-        "TINYML_INPUT_ZERO_POINT": str(inp.zero_point),
+        "TINYML_INPUT_ZERO_POINT": _c_int(inp.zero_point),
         "TINYML_OUTPUT_SCALE": _c_float(out.scale),
-        "TINYML_OUTPUT_ZERO_POINT": str(out.zero_point),
+        "TINYML_OUTPUT_ZERO_POINT": _c_int(out.zero_point),
         "TINYML_NUM_OPS": str(len(calls)),
         "TINYML_NUM_TENSORS": str(len(graph.tensors)),
     }
@@ -169,7 +174,7 @@ def emit(graph: ModelGraph, calls: list[KernelCall], plan: MemoryPlan,
             "add": "tml_add_params", "requantize": "tml_requantize_params",
             **optimize.PARAM_STRUCTS,
         }[call.kernel]
-        fields = ", ".join(str(v) for v in call.params.values())
+        fields = ", ".join(f".{k} = {v}" for k, v in call.params.items())
         c.append(f"static const {struct} op{i}_params = {{{fields}}};\n")
         if call.multipliers is not None:
             c.append(f"static const tml_quant_params op{i}_quant = {{tinyml_op{i}_mult, "
