@@ -63,8 +63,9 @@ def dw3x3_scratch_bytes(call: KernelCall) -> int:
 
 
 def fold_requant(call: KernelCall, weights: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    """Folded requantization table of a convolution: int32 [channels, 4] rows of
-    (bias2, multiplier, round_add, shift) as ``tml_m4_requant`` (see tml_kernels_m4.h).
+    """Folded requantization table of a convolution: int32 [channels, 3] rows of
+    (bias2, multiplier, round_add) as ``tml_m4_requant`` (see tml_kernels_m4.h; the kernel
+    recovers the shift e as 1 + the trailing zero bits of round_add).
 
     ``weights``: int8 [channels, taps] (all weights of one output channel). The kernels compute
     ``SMMLAR(acc2, M, round_add) >> e`` with ``acc2 = bias2 + 2 * sum(x * w)`` over raw int8
@@ -82,7 +83,7 @@ def fold_requant(call: KernelCall, weights: np.ndarray, bias: np.ndarray | None)
     w64 = weights.astype(np.int64)
     sums = w64.sum(axis=1)
     worst = np.abs(w64).sum(axis=1) * 128  # largest |sum(x * w)| over int8 inputs
-    table = np.zeros((channels, 4), dtype=np.int64)
+    table = np.zeros((channels, 3), dtype=np.int64)
     for c in range(channels):
         m, e = int(mults[c]), -int(shifts[c])
         bias2 = 2 * ((0 if bias is None else int(bias[c])) + input_offset * int(sums[c]))
@@ -90,7 +91,7 @@ def fold_requant(call: KernelCall, weights: np.ndarray, bias: np.ndarray | None)
         if (abs(bias2) + 2 * int(worst[c]) >= 1 << 31 or abs(round_add) >= 1 << 30
                 or not 1 <= e <= 31):
             raise ValueError(f"op {call.index} channel {c}: folded requantization overflows")
-        table[c] = [bias2, m, round_add, e]
+        table[c] = [bias2, m, round_add]
     return table.astype(np.int32)
 
 
@@ -123,7 +124,7 @@ def choose_kernel(call: KernelCall) -> str:
 def optimize_calls(graph: ModelGraph, calls: list[KernelCall], target: str) -> list[KernelCall]:
     """Copies of ``calls`` with the target's kernel choice and the constant data the optimised
     kernels need in ``prepared`` ("filter": int8 array as the kernel reads it, "requant": int32
-    [channels, 4] folded table). Non-DSP targets get the calls unchanged."""
+    [channels, 3] folded table). Non-DSP targets get the calls unchanged."""
     if target not in DSP_TARGETS:
         return list(calls)
     out = []
@@ -174,8 +175,8 @@ def emit_constants(call: KernelCall) -> tuple[str, list[str], int, int]:
             f"TINYML_ALIGN(4) const int8_t tinyml_op{i}_filter[{f.size}] = {{\n"
             f"{body(f, 16)}\n}};\n"
             f"/* op {i}: folded requantization, per channel: bias2, multiplier, "
-            f"round_add, shift */\n"
-            f"TINYML_ALIGN(8) const int32_t tinyml_op{i}_rq[{rq.size}] = {{\n{body(rq, 4)}\n}};\n")
+            f"round_add */\n"
+            f"TINYML_ALIGN(4) const int32_t tinyml_op{i}_rq[{rq.size}] = {{\n{body(rq, 3)}\n}};\n")
     decls = [f"extern const int8_t tinyml_op{i}_filter[];",
              f"extern const int32_t tinyml_op{i}_rq[];"]
     return text, decls, int(f.size), int(rq.size * 4)

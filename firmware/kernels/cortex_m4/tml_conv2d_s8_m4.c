@@ -25,11 +25,34 @@ static void im2col_pixel(const tml_conv_params *conv, const tml_dims *in_d, cons
     for (fy = 0; fy < f_h; ++fy) {
         const int32_t y = y0 + fy * conv->dilation_h;
         const int y_inside = y >= 0 && y < in_h;
-        if (y_inside && x_inside && conv->dilation_w == 1 && (t & 3) == 0 && (row_len & 3) == 0) {
-            const int8_t *src = input + (y * in_w + x0) * in_c;
+        if (conv->dilation_w == 1 && (t & 3) == 0 && (row_len & 3) == 0) {
+            /* The window row is whole chunks: one word per chunk. */
+            int32_t *dst = cols + (t >> 2) * 8 + p * 2;
             int32_t k;
-            for (k = 0; k < row_len; k += 4) {
-                tml_m4_widen_word(tml_read_s8x4(src + k), cols + ((t + k) >> 2) * 8 + p * 2);
+            if (!y_inside) {
+                const int32_t pad_pair = tml_pack16(pad, pad);
+                for (k = 0; k < row_len; k += 4, dst += 8) {
+                    dst[0] = pad_pair;
+                    dst[1] = pad_pair;
+                }
+            } else if (x_inside) {
+                const int8_t *src = input + (y * in_w + x0) * in_c;
+                for (k = 0; k < row_len; k += 4, dst += 8) {
+                    tml_m4_widen_word(tml_read_s8x4(src + k), dst);
+                }
+            } else {
+                const int8_t *row = input + y * in_w * in_c;
+                for (k = 0; k < row_len; k += 4, dst += 8) {
+                    uint32_t word = 0;
+                    int32_t j;
+                    for (j = 0; j < 4; ++j) {
+                        const int32_t x = x0 + (k + j) / in_c;
+                        const int32_t v = x >= 0 && x < in_w ? row[x * in_c + (k + j) % in_c]
+                                                               : -conv->input_offset;
+                        word |= (uint32_t)(uint8_t)v << (8 * j);
+                    }
+                    tml_m4_widen_word((int32_t)word, dst);
+                }
             }
             t += row_len;
             continue;
@@ -37,9 +60,9 @@ static void im2col_pixel(const tml_conv_params *conv, const tml_dims *in_d, cons
         for (fx = 0; fx < f_w; ++fx) {
             const int32_t x = x0 + fx * conv->dilation_w;
             const int inside = y_inside && x >= 0 && x < in_w;
-            const int8_t *src = input + (y * in_w + x) * in_c;
             for (c = 0; c < in_c; ++c, ++t) {
-                half[cols_index(t, p)] = inside ? (int16_t)(2 * src[c]) : pad;
+                half[cols_index(t, p)] =
+                    inside ? (int16_t)(2 * input[(y * in_w + x) * in_c + c]) : pad;
             }
         }
     }

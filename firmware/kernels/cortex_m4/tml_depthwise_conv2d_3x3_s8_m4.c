@@ -40,7 +40,8 @@ static void dw3x3_w5_channel(const int16_t *plane, int32_t h, int32_t w0, int32_
                              int32_t w2, int32_t w3, int32_t w4, int32_t w5,
                              const tml_m4_requant *rq, int8_t *dst, int32_t ch)
 {
-    const int32_t b2 = rq->bias2, m = rq->multiplier, ra = rq->round_add, e = rq->shift;
+    const int32_t b2 = rq->bias2, m = rq->multiplier, ra = rq->round_add;
+    const int32_t e = tml_m4_shift(rq);
     const int16_t *p = plane;
     int32_t rows = h;
     int32_t o0, o1, ta, tb;
@@ -104,7 +105,7 @@ int tml_depthwise_conv2d_3x3_s8_m4(const tml_context *ctx, const tml_dw_conv_par
             const int32_t w01_2 = tml_pack16(2 * f[6 * ch], 2 * f[7 * ch]);
             const int32_t w12_2 = tml_pack16(2 * f[7 * ch], 2 * f[8 * ch]);
             const tml_m4_requant *rqc = rq + c;
-            const int32_t bias2 = rqc->bias2;
+            const int32_t bias2 = rqc->bias2, e = tml_m4_shift(rqc);
             const int8_t *src = in_b + c;
             int8_t *dst = out_b + c;
             if (w == 5) {
@@ -141,30 +142,6 @@ int tml_depthwise_conv2d_3x3_s8_m4(const tml_context *ctx, const tml_dw_conv_par
                 const int32_t *r2 = r1 + row_words;
                 for (x = 0; x < w; x += 2) {
                     int32_t o0, o1;
-#if TML_HAVE_DSP
-                    int32_t ta, tb;
-                    __asm__("ldrd %[ta], %[tb], [%[r0]], #4\n\t"
-                            "smlad %[o0], %[ta], %[w01_0], %[b2]\n\t"
-                            "smlatb %[o1], %[ta], %[w01_0], %[b2]\n\t"
-                            "smlabt %[o0], %[tb], %[w12_0], %[o0]\n\t"
-                            "smlad %[o1], %[tb], %[w12_0], %[o1]\n\t"
-                            "ldrd %[ta], %[tb], [%[r1]], #4\n\t"
-                            "smlad %[o0], %[ta], %[w01_1], %[o0]\n\t"
-                            "smlatb %[o1], %[ta], %[w01_1], %[o1]\n\t"
-                            "smlabt %[o0], %[tb], %[w12_1], %[o0]\n\t"
-                            "smlad %[o1], %[tb], %[w12_1], %[o1]\n\t"
-                            "ldrd %[ta], %[tb], [%[r2]], #4\n\t"
-                            "smlad %[o0], %[ta], %[w01_2], %[o0]\n\t"
-                            "smlatb %[o1], %[ta], %[w01_2], %[o1]\n\t"
-                            "smlabt %[o0], %[tb], %[w12_2], %[o0]\n\t"
-                            "smlad %[o1], %[tb], %[w12_2], %[o1]\n\t"
-                            : [o0] "=&r"(o0), [o1] "=&r"(o1), [ta] "=&r"(ta), [tb] "=&r"(tb),
-                              [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2)
-                            : [w01_0] "r"(w01_0), [w12_0] "r"(w12_0), [w01_1] "r"(w01_1),
-                              [w12_1] "r"(w12_1), [w01_2] "r"(w01_2), [w12_2] "r"(w12_2),
-                              [b2] "r"(bias2)
-                            : "memory");
-#else
                     const int32_t a0 = r0[0], b0 = r0[1], a1 = r1[0], b1 = r1[1];
                     const int32_t a2 = r2[0], b2 = r2[1];
                     o0 = tml_smlad(a0, w01_0, bias2);
@@ -182,9 +159,8 @@ int tml_depthwise_conv2d_3x3_s8_m4(const tml_context *ctx, const tml_dw_conv_par
                     ++r0;
                     ++r1;
                     ++r2;
-#endif
-                    o0 = tml_m4_requant_one(o0, rqc);
-                    o1 = tml_m4_requant_one(o1, rqc);
+                    o0 = tml_m4_requant_one(o0, rqc, e);
+                    o1 = tml_m4_requant_one(o1, rqc, e);
                     if (full) {
                         o0 = tml_ssat8(o0);
                         o1 = tml_ssat8(o1);

@@ -28,13 +28,29 @@
 extern "C" {
 #endif
 
-/* One output channel's folded requantization (16 bytes). */
+/* One output channel's folded requantization (12 bytes). The shift e is not stored: round_add
+ * is 2^(e-1) times the odd number 1 + 2 * zero_point, so e = 1 + its trailing zero bits. */
 typedef struct {
     int32_t bias2;      /* 2 * (bias + input_offset * sum(weights)) */
     int32_t multiplier; /* Q31 multiplier M of the TFLite spec */
-    int32_t round_add;  /* 2^(e-1) + output zero point * 2^e */
-    int32_t shift;      /* e = -TFLite shift, >= 1 */
+    int32_t round_add;  /* 2^(e-1) + output zero point * 2^e, e = -TFLite shift >= 1 */
 } tml_m4_requant;
+
+/* The shift e of a channel (see above). */
+static inline int32_t tml_m4_shift(const tml_m4_requant *rq)
+{
+#if defined(__GNUC__)
+    return 1 + __builtin_ctz((unsigned)rq->round_add);
+#else
+    int32_t e = 1;
+    uint32_t v = (uint32_t)rq->round_add;
+    while ((v & 1u) == 0u) {
+        v >>= 1;
+        ++e;
+    }
+    return e;
+#endif
+}
 
 /* Scratch bytes for the kernels below (the compiler plans them in the arena). */
 #define TML_M4_CONV_SCRATCH_BYTES(k_padded) (4 * (k_padded) * 2)

@@ -20,9 +20,9 @@
 #endif
 
 /* Folded requantization of one accumulator (see tml_kernels_m4.h). */
-TML_M4_INLINE int32_t tml_m4_requant_one(int32_t acc, const tml_m4_requant *rq)
+TML_M4_INLINE int32_t tml_m4_requant_one(int32_t acc, const tml_m4_requant *rq, int32_t shift)
 {
-    return tml_smmlar(acc, rq->multiplier, rq->round_add) >> rq->shift;
+    return tml_smmlar(acc, rq->multiplier, rq->round_add) >> shift;
 }
 
 static inline int32_t tml_m4_clamp(int32_t v, int32_t lo, int32_t hi)
@@ -40,25 +40,27 @@ static inline void tml_m4_widen_word(int32_t word, int32_t *dst)
 }
 
 #if TML_HAVE_DSP
+/* One chunk: 13 instructions, all 32-bit encodings (52 bytes), so that the unrolled sequence
+ * below can be entered at any chunk by a computed branch. */
 #define TML_M4_CHUNK                                                                          \
-    "ldr %[wv], [%[w]], #4\n\t"                                                               \
-    "ldm %[x]!, {r2, r3, r4, r5}\n\t"                                                         \
+    "ldr.w %[wv], [%[w]], #4\n\t"                                                             \
+    "ldmia.w %[x]!, {r2, r3, r4, r5}\n\t"                                                     \
     "sxtb16 %[we], %[wv]\n\t"                                                                 \
     "sxtb16 %[wv], %[wv], ror #8\n\t"                                                         \
     "smlad %[a0], r2, %[we], %[a0]\n\t"                                                       \
     "smlad %[a0], r3, %[wv], %[a0]\n\t"                                                       \
     "smlad %[a1], r4, %[we], %[a1]\n\t"                                                       \
     "smlad %[a1], r5, %[wv], %[a1]\n\t"                                                       \
-    "ldm %[x]!, {r2, r3, r4, r5}\n\t"                                                         \
+    "ldmia.w %[x]!, {r2, r3, r4, r5}\n\t"                                                     \
     "smlad %[a2], r2, %[we], %[a2]\n\t"                                                       \
     "smlad %[a2], r3, %[wv], %[a2]\n\t"                                                       \
     "smlad %[a3], r4, %[we], %[a3]\n\t"                                                       \
     "smlad %[a3], r5, %[wv], %[a3]\n\t"
+#define TML_M4_MAX_UNROLL 16
 #endif
 
 /* acc[p] = init + sum over k4 chunks of the dot product of pixel p's cols with the filter row
- * at *w; *w advances past the row. k4 == 16 and k4 == 10 (64- and 40-value rows) are fully
- * unrolled. */
+ * at *w; *w advances past the row. Fully unrolled up to 16 chunks (64 values). */
 TML_M4_INLINE void tml_m4_dot4(const int32_t *x, const int8_t **wp, int32_t k4, int32_t init,
                                 int32_t *acc)
 {
@@ -66,25 +68,23 @@ TML_M4_INLINE void tml_m4_dot4(const int32_t *x, const int8_t **wp, int32_t k4, 
     const int8_t *w = *wp;
 #if TML_HAVE_DSP
     int32_t we, wv;
-#define TML_M4_DOT4_ASM(BODY)                                                                 \
-    __asm__ volatile(BODY                                                                     \
-                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),            \
-                       [w] "+r"(w), [x] "+r"(x), [we] "=&r"(we), [wv] "=&r"(wv)               \
-                     :                                                                        \
-                     : "r2", "r3", "r4", "r5", "memory")
-    if (k4 == 16) {
-        TML_M4_DOT4_ASM(".rept 16\n\t" TML_M4_CHUNK ".endr\n\t");
-    } else if (k4 == 10) {
-        TML_M4_DOT4_ASM(".rept 10\n\t" TML_M4_CHUNK ".endr\n\t");
-    } else {
-        if (k4 & 1) {
-            TML_M4_DOT4_ASM(TML_M4_CHUNK);
-        }
-        for (k4 >>= 1; k4 > 0; --k4) {
-            TML_M4_DOT4_ASM(TML_M4_CHUNK TML_M4_CHUNK);
-        }
+    while (k4 > 0) {
+        /* n chunks (1..16): branch into the unrolled sequence n chunks before its end. */
+        int32_t n = k4 > TML_M4_MAX_UNROLL ? TML_M4_MAX_UNROLL : k4;
+        k4 -= n;
+        __asm__ volatile("adr.w %[we], 2f\n\t"
+                         "movs %[wv], #52\n\t"
+                         "mls %[we], %[n], %[wv], %[we]\n\t"
+                         "orr %[we], %[we], #1\n\t"
+                         "bx %[we]\n\t"
+                         ".p2align 2\n\t"
+                         ".rept 16\n\t" TML_M4_CHUNK ".endr\n\t"
+                         "2:\n\t"
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
+                           [w] "+r"(w), [x] "+r"(x), [we] "=&r"(we), [wv] "=&r"(wv)
+                         : [n] "r"(n)
+                         : "r2", "r3", "r4", "r5", "cc", "memory");
     }
-#undef TML_M4_DOT4_ASM
 #else
     int32_t k;
     for (k = 0; k < k4; ++k) {
@@ -120,10 +120,11 @@ TML_M4_INLINE void tml_m4_gemm4(const int32_t *cols, int32_t k4, const int8_t *f
         int32_t acc[4];
         int32_t v0, v1, v2, v3;
         tml_m4_dot4(cols, &filter, k4, rq->bias2, acc);
-        v0 = tml_m4_requant_one(acc[0], rq);
-        v1 = tml_m4_requant_one(acc[1], rq);
-        v2 = tml_m4_requant_one(acc[2], rq);
-        v3 = tml_m4_requant_one(acc[3], rq);
+        const int32_t e = tml_m4_shift(rq);
+        v0 = tml_m4_requant_one(acc[0], rq, e);
+        v1 = tml_m4_requant_one(acc[1], rq, e);
+        v2 = tml_m4_requant_one(acc[2], rq, e);
+        v3 = tml_m4_requant_one(acc[3], rq, e);
         if (full_range) {
             v0 = tml_ssat8(v0);
             v1 = tml_ssat8(v1);
