@@ -56,37 +56,41 @@ static inline void tml_m4_widen_word(int32_t word, int32_t *dst)
     "smlad %[a2], r3, %[wv], %[a2]\n\t"                                                       \
     "smlad %[a3], r4, %[we], %[a3]\n\t"                                                       \
     "smlad %[a3], r5, %[wv], %[a3]\n\t"
-#define TML_M4_MAX_UNROLL 16
 #endif
 
+/* Chunks in the unrolled dot-product body. */
+#define TML_M4_MAX_UNROLL 16
+
 /* acc[p] = init + sum over k4 chunks of the dot product of pixel p's cols with the filter row
- * at *w; *w advances past the row. Fully unrolled up to 16 chunks (64 values). */
-TML_M4_INLINE void tml_m4_dot4(const int32_t *x, const int8_t **wp, int32_t k4, int32_t init,
-                                int32_t *acc)
+ * at *w; *w advances past the row. On the DSP core the chunks run fully unrolled: the code
+ * branches to byte `entry` (minus the Thumb bit) of a 16-chunk sequence, ((k4 - 1) % 16 + 1)
+ * chunks before its end, and then repeats the whole sequence (k4 - 1) / 16 more times. */
+TML_M4_INLINE void tml_m4_dot4(const int32_t *x, const int8_t **wp, int32_t k4, uint32_t entry,
+                                int32_t init, int32_t *acc)
 {
     int32_t a0 = init, a1 = init, a2 = init, a3 = init;
     const int8_t *w = *wp;
 #if TML_HAVE_DSP
     int32_t we, wv;
-    while (k4 > 0) {
-        /* n chunks (1..16): branch into the unrolled sequence n chunks before its end. */
-        int32_t n = k4 > TML_M4_MAX_UNROLL ? TML_M4_MAX_UNROLL : k4;
-        k4 -= n;
-        __asm__ volatile("adr.w %[we], 2f\n\t"
-                         "movs %[wv], #52\n\t"
-                         "mls %[we], %[n], %[wv], %[we]\n\t"
-                         "orr %[we], %[we], #1\n\t"
-                         "bx %[we]\n\t"
-                         ".p2align 2\n\t"
-                         ".rept 16\n\t" TML_M4_CHUNK ".endr\n\t"
-                         "2:\n\t"
-                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
-                           [w] "+r"(w), [x] "+r"(x), [we] "=&r"(we), [wv] "=&r"(wv)
-                         : [n] "r"(n)
-                         : "r2", "r3", "r4", "r5", "cc", "memory");
-    }
+    int32_t passes = (k4 - 1) / TML_M4_MAX_UNROLL;
+    __asm__ volatile("adr.w %[we], 1f\n\t"
+                     "add %[we], %[we], %[entry]\n\t"
+                     "bx %[we]\n\t"
+                     ".p2align 2\n\t"
+                     "1:\n\t"
+                     ".rept 16\n\t" TML_M4_CHUNK ".endr\n\t"
+                     "ldr %[we], %[passes]\n\t"
+                     "subs %[we], %[we], #1\n\t"
+                     "str %[we], %[passes]\n\t"
+                     "bpl 1b\n\t"
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
+                       [w] "+r"(w), [x] "+r"(x), [we] "=&r"(we), [wv] "=&r"(wv),
+                       [passes] "+m"(passes)
+                     : [entry] "r"(entry)
+                     : "r2", "r3", "r4", "r5", "cc", "memory");
 #else
     int32_t k;
+    (void)entry;
     for (k = 0; k < k4; ++k) {
         const int32_t wv = tml_read_s8x4(w);
         const int32_t we = tml_sxtb16(wv);
@@ -116,11 +120,14 @@ TML_M4_INLINE void tml_m4_gemm4(const int32_t *cols, int32_t k4, const int8_t *f
                                 int32_t act_max, int full_range)
 {
     int8_t *const end = out + out_c;
+    /* Byte offset (plus the Thumb bit) of the first chunk to run in the unrolled body. */
+    const uint32_t entry =
+        (uint32_t)(TML_M4_MAX_UNROLL - ((k4 - 1) % TML_M4_MAX_UNROLL + 1)) * 52u + 1u;
     for (; out != end; ++out, ++rq) {
         int32_t acc[4];
-        int32_t v0, v1, v2, v3;
-        tml_m4_dot4(cols, &filter, k4, rq->bias2, acc);
-        const int32_t e = tml_m4_shift(rq);
+        int32_t v0, v1, v2, v3, e;
+        tml_m4_dot4(cols, &filter, k4, entry, rq->bias2, acc);
+        e = tml_m4_shift(rq);
         v0 = tml_m4_requant_one(acc[0], rq, e);
         v1 = tml_m4_requant_one(acc[1], rq, e);
         v2 = tml_m4_requant_one(acc[2], rq, e);
