@@ -36,6 +36,7 @@ MSG_ERROR = 0xFF
 
 INPUT_AUDIO = 1
 INPUT_FEATURES = 2
+INPUT_AUDIO_RICE = 3
 RUN_RETURN_FEATURES = 0x01
 
 ERR_CRC = 1
@@ -251,12 +252,15 @@ class Link:
         run_timeout_s: float = 10.0,
         retries: int = 10,
         upload_attempts: int = 5,
+        compress: bool = True,
     ):
         self.port = port
         self.timeout_s = timeout_s
         self.run_timeout_s = run_timeout_s
         self.retries = retries
         self.upload_attempts = upload_attempts
+        self.compress = compress
+        self.bytes_uploaded = 0
         self.stats = LinkStats()
         self._seq = 0
         self._rx = bytearray()
@@ -370,6 +374,7 @@ class Link:
         self.transact(MSG_RESET)
 
     def _upload(self, kind: int, data: bytes) -> None:
+        self.bytes_uploaded += len(data)
         self.transact(MSG_LOAD_BEGIN, struct.pack("<BI", kind, len(data)))
         for off in range(0, len(data), self.chunk_bytes):
             chunk = data[off : off + self.chunk_bytes]
@@ -399,9 +404,19 @@ class Link:
         raise LinkError(f"input upload failed {self.upload_attempts} times: {last}")
 
     def run_audio(self, pcm: np.ndarray, return_features: bool = True) -> DeviceResult:
-        """pcm: int16 [samples] (one clip); the device computes features and runs the model."""
+        """pcm: int16 [samples] (one clip); the device computes features and runs the model.
+
+        The PCM goes losslessly compressed (host.codec) when that is smaller.
+        """
+        from .codec import rice_encode
+
         data = np.ascontiguousarray(pcm, dtype="<i2").tobytes()
-        return self.run(INPUT_AUDIO, data, RUN_RETURN_FEATURES if return_features else 0)
+        kind = INPUT_AUDIO
+        if self.compress:
+            packed = rice_encode(pcm)
+            if len(packed) < len(data):
+                data, kind = packed, INPUT_AUDIO_RICE
+        return self.run(kind, data, RUN_RETURN_FEATURES if return_features else 0)
 
     def run_features(self, features: np.ndarray) -> DeviceResult:
         """features: int8 model input (any shape, C order); inference only."""

@@ -174,3 +174,35 @@ def test_reset_request_restarts_the_firmware() -> None:
 
 def test_source_tree_has_the_protocol_header() -> None:
     assert (Path(FIRMWARE_DIR) / "protocol" / "tml_protocol.h").is_file()
+
+
+def test_c_rice_decoder_inverts_the_host_encoder(
+    cproto: ctypes.CDLL, speech_commands: Path
+) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    from host.codec import rice_decode, rice_encode
+
+    rng = np.random.default_rng(3)
+    clips = [np.zeros(16000, np.int16), rng.integers(-32768, 32768, 16000).astype(np.int16),
+             np.array([32767, -32768] * 500, np.int16), np.array([7], np.int16),
+             (rng.normal(0, 300, 16000)).astype(np.int16)]
+    clips += [sf.read(str(p), dtype="int16")[0]
+              for p in sorted(speech_commands.glob("*/*.wav"))[::300]
+              if p.parent.name != "_background_noise_"]
+    cproto.tml_rice_decode.restype = ctypes.c_long
+    for pcm in clips:
+        packed = rice_encode(pcm)
+        assert np.array_equal(rice_decode(packed), pcm)
+        out = np.zeros(16000, np.int16)
+        n = cproto.tml_rice_decode(packed, ctypes.c_size_t(len(packed)),
+                                   out.ctypes.data_as(ctypes.c_void_p), ctypes.c_size_t(16000))
+        assert n == len(pcm) and np.array_equal(out[:n], pcm)
+        # Truncated streams are refused, never read past the end.
+        assert cproto.tml_rice_decode(packed[: len(packed) // 2], ctypes.c_size_t(len(packed) // 2),
+                                      out.ctypes.data_as(ctypes.c_void_p),
+                                      ctypes.c_size_t(16000)) in (-1, len(pcm))
+    speech = rice_encode(sf.read(str(sorted(speech_commands.glob("yes/*.wav"))[0]),
+                                 dtype="int16")[0])
+    assert len(speech) < 0.75 * 32000  # speech compresses

@@ -23,6 +23,9 @@ static union {
     int8_t features[TINYML_INPUT_SIZE];
     uint8_t bytes[1];
 } input;
+/* Compressed uploads land here and are decoded into input.pcm; the host sends raw PCM when
+ * compression would not make it smaller, so this never needs more than the raw size. */
+static uint8_t compressed[2u * TML_AUDIO_MAX_SAMPLES + 64u];
 static uint8_t load_kind;
 static uint32_t load_total, load_received;
 
@@ -101,6 +104,7 @@ static void handle_load_begin(const tml_frame *req) {
     uint32_t total = tml_get_u32(req->payload + 1);
     int ok = (kind == TML_INPUT_AUDIO && total % 2u == 0 && total > 0 &&
               total <= 2u * TML_AUDIO_MAX_SAMPLES) ||
+             (kind == TML_INPUT_AUDIO_RICE && total >= 4u && total <= sizeof compressed) ||
              (kind == TML_INPUT_FEATURES && total == TINYML_INPUT_SIZE);
     if (!ok) {
         load_kind = 0;
@@ -130,7 +134,8 @@ static void handle_load_chunk(const tml_frame *req) {
         send_error(req->seq, TML_ERR_BAD_OFFSET, load_received);
         return;
     }
-    memcpy(input.bytes + offset, req->payload + 4, n);
+    uint8_t *dest = load_kind == TML_INPUT_AUDIO_RICE ? compressed : input.bytes;
+    memcpy(dest + offset, req->payload + 4, n);
     load_received += n;
     tml_put_u32(payload, load_received);
     send_reply(req, 4);
@@ -148,7 +153,8 @@ static void handle_run(const tml_frame *req) {
         send_error(req->seq, TML_ERR_NOT_LOADED, load_received);
         return;
     }
-    if (tml_crc32_update(0, input.bytes, load_total) != crc) {
+    const uint8_t *loaded = kind == TML_INPUT_AUDIO_RICE ? compressed : input.bytes;
+    if (tml_crc32_update(0, loaded, load_total) != crc) {
         /* The host re-sends the input: a corrupted upload never produces a result. */
         load_kind = 0;
         send_error(req->seq, TML_ERR_INPUT_CRC, 0);
@@ -158,6 +164,14 @@ static void handle_run(const tml_frame *req) {
     memset(&result, 0, sizeof result);
     if (kind == TML_INPUT_AUDIO) {
         tml_app_run_audio(input.pcm, load_total / 2u, &result);
+    } else if (kind == TML_INPUT_AUDIO_RICE) {
+        long samples = tml_rice_decode(compressed, load_total, input.pcm, TML_AUDIO_MAX_SAMPLES);
+        if (samples <= 0) {
+            load_kind = 0;
+            send_error(req->seq, TML_ERR_BAD_ARGS, (uint32_t)load_total);
+            return;
+        }
+        tml_app_run_audio(input.pcm, (uint32_t)samples, &result);
     } else {
         tml_app_run_features(input.features, &result);
     }
@@ -174,7 +188,7 @@ static void handle_run(const tml_frame *req) {
     tml_put_u32(p + 8, result.invoke_ticks);
     memcpy(p + 12, result.scores, TINYML_OUTPUT_SIZE);
     size_t n = 12u + TINYML_OUTPUT_SIZE;
-    uint16_t nfeat = (kind == TML_INPUT_AUDIO && (flags & TML_RUN_RETURN_FEATURES))
+    uint16_t nfeat = (kind != TML_INPUT_FEATURES && (flags & TML_RUN_RETURN_FEATURES))
                          ? (uint16_t)TINYML_INPUT_SIZE
                          : 0u;
     tml_put_u16(p + n, nfeat);
