@@ -12,10 +12,23 @@ from pathlib import Path
 import numpy as np
 
 
+def default_arena_bytes(model_path: str | os.PathLike) -> int:
+    """A TFLM arena that surely fits the model with every tensor preserved.
+
+    (The runtime crashes the process, instead of raising, when the arena is too small.)
+    Twice the sum of all tensors (all are kept alive), plus the file size and 256 KiB.
+    """
+    from .compiler.parse import load_model
+
+    graph = load_model(model_path)
+    return 2 * sum(t.nbytes for t in graph.tensors) + graph.size_bytes + 256 * 1024
+
+
 class TFLMReference:
     """Run a .tflite model with TFLite Micro, keeping every tensor readable after ``invoke``.
 
-    ``invoke(x)`` takes int8 input (reshaped to the input tensor's shape) and returns the output
+    The model must be a valid .tflite (UnsupportedModelError otherwise). ``invoke(x)`` takes
+    int8 input (reshaped to the input tensor's shape) and returns the output
     tensor as an int8 array of the model's output shape. ``tensor(i)`` returns tensor ``i`` of the
     last inference (activations and constants).
     """
@@ -27,7 +40,7 @@ class TFLMReference:
         self.model_path = str(model_path)
         self._interp = runtime.Interpreter.from_bytes(
             data,
-            arena_size=arena_size or max(len(data) * 10, 256 * 1024),
+            arena_size=arena_size or default_arena_bytes(model_path),
             intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors,
         )
         self._in = self._interp.get_input_details(0)
