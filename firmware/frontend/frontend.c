@@ -37,7 +37,8 @@ static int config_is_valid(const tml_frontend_config *cfg)
         cfg->num_bins == 0 || cfg->first_bin + cfg->num_bins > cfg->fft_length / 2 + 1 ||
         cfg->num_mel_bins == 0 || cfg->num_coefficients == 0 ||
         cfg->num_coefficients > cfg->num_mel_bins || !(cfg->output_scale > 0.0f) ||
-        !(cfg->log_offset > 0.0f) || cfg->normalization > TML_FRONTEND_NORM_DIVIDE_BY_MAX) {
+        !(cfg->log_offset >= 1.17549435e-38f) || !(cfg->log_offset < 1e30f) ||
+        cfg->normalization > TML_FRONTEND_NORM_DIVIDE_BY_MAX) {
         return 0;
     }
     for (uint32_t b = 0; b < cfg->num_mel_bins; ++b) {
@@ -83,13 +84,17 @@ static int32_t extreme_sample(const int16_t *pcm, size_t n, int smallest)
     size_t i = 0;
 #if defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
     uint32_t packed = smallest ? 0x7fff7fffu : 0x80008000u;
-    for (; i + 8 <= n; i += 8) {
-        uint32_t w[4];
+    for (; i + 16 <= n; i += 16) {
+        uint32_t w[8];
         memcpy(w, pcm + i, sizeof w);
         if (smallest) {
-            packed = min16x2(packed, min16x2(min16x2(w[0], w[1]), min16x2(w[2], w[3])));
+            const uint32_t a = min16x2(min16x2(w[0], w[1]), min16x2(w[2], w[3]));
+            const uint32_t b = min16x2(min16x2(w[4], w[5]), min16x2(w[6], w[7]));
+            packed = min16x2(packed, min16x2(a, b));
         } else {
-            packed = max16x2(packed, max16x2(max16x2(w[0], w[1]), max16x2(w[2], w[3])));
+            const uint32_t a = max16x2(max16x2(w[0], w[1]), max16x2(w[2], w[3]));
+            const uint32_t b = max16x2(max16x2(w[4], w[5]), max16x2(w[6], w[7]));
+            packed = max16x2(packed, max16x2(a, b));
         }
     }
     const int32_t lo = (int16_t)(packed & 0xffffu), hi = (int16_t)(packed >> 16);
@@ -317,7 +322,7 @@ static void frame_mfcc(const tml_frontend_config *cfg, float gain, float *scratc
         const uint32_t count = cfg->mel_count[b];
         const float acc = dot_ascending(s, w, count);
         w += count;
-        logmel[b] = frontend_logf(tml_mla(cfg->log_offset, acc, gain));
+        logmel[b] = frontend_logf_normal(tml_mla(cfg->log_offset, acc, gain));
     }
 
     /* DCT rows two at a time: one load of each log-mel value serves both */

@@ -8,7 +8,9 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float frontend_logf(float x)
+/* log(x) for x = 2^k * (bits as float), x positive, finite and normal except for the scaling
+ * already folded into k. The core shared by both entry points below. */
+static inline float frontend_logf_core(uint32_t bits, int32_t k)
 {
     /* ln 2 split so that k * LN2_HI is exact for |k| < 2^8 (LN2_HI has 15 trailing zero bits). */
     static const float LN2_HI = 6.9313812256e-01f; /* 0x3f317180 */
@@ -17,20 +19,6 @@ static inline float frontend_logf(float x)
     static const float C1 = 6.6666668653e-01f, C2 = 4.0000000596e-01f;
     static const float C3 = 2.8571429849e-01f, C4 = 2.2222222388e-01f;
     static const float C5 = 1.8181818724e-01f;
-    if (!(x > 0.0f)) {
-        return -1e30f; /* x <= 0 or NaN */
-    }
-    if (x > 3.4028234664e+38f) {
-        return x; /* +inf */
-    }
-    uint32_t bits;
-    memcpy(&bits, &x, sizeof bits);
-    int32_t k = 0;
-    if (bits < 0x00800000u) { /* subnormal: scale by 2^25 */
-        x *= 33554432.0f;
-        memcpy(&bits, &x, sizeof bits);
-        k = -25;
-    }
     k += (int32_t)(bits >> 23) - 127;
     bits = (bits & 0x007fffffu) | 0x3f800000u; /* mantissa m in [1, 2) */
     if (bits > 0x3fb504f3u) {                  /* m > sqrt(2): use m / 2 in [0.707, 1) */
@@ -47,6 +35,36 @@ static inline float frontend_logf(float x)
     const float dk = (float)k;
     /* k ln2_hi + (f - (hfsq - (s (hfsq + r) + k ln2_lo))) */
     return tml_mla(f - (hfsq - tml_mla(s * (hfsq + r), dk, LN2_LO)), dk, LN2_HI);
+}
+
+
+/* log(x) for a positive normal finite x (the frontend's log(mel + log_offset), log_offset >=
+ * FLT_MIN): no special cases. Same bits as frontend_logf for such x. */
+static inline float frontend_logf_normal(float x)
+{
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    return frontend_logf_core(bits, 0);
+}
+
+/* log(x) for any float: -1e30f for x <= 0 or NaN, +inf for +inf, subnormals scaled first. */
+static inline float frontend_logf(float x)
+{
+    if (!(x > 0.0f)) {
+        return -1e30f; /* x <= 0 or NaN */
+    }
+    if (x > 3.4028234664e+38f) {
+        return x; /* +inf */
+    }
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    int32_t k = 0;
+    if (bits < 0x00800000u) { /* subnormal: scale by 2^25 */
+        x *= 33554432.0f;
+        memcpy(&bits, &x, sizeof bits);
+        k = -25;
+    }
+    return frontend_logf_core(bits, k);
 }
 
 #endif /* TML_FRONTEND_LOGF_IMPL_H */

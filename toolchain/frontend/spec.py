@@ -115,8 +115,8 @@ class FeatureSpec:
             raise bad("mel_high_hz", f"0 <= mel_low_hz < mel_high_hz <= {nyquist} Hz")
         if self.num_coefficients > self.num_mel_bins:
             raise bad("num_coefficients", f"<= num_mel_bins ({self.num_mel_bins})")
-        if not (isinstance(self.log_offset, float | int) and self.log_offset > 0):
-            raise bad("log_offset", "a positive number")
+        if not (isinstance(self.log_offset, float | int) and 1.2e-38 <= self.log_offset < 1e30):
+            raise bad("log_offset", "a number in [1.2e-38, 1e30) (a normal float32)")
         if (self.output_scale is None) != (self.output_zero_point is None):
             raise bad("output_scale", "set together with output_zero_point (or both None)")
         if self.output_scale is not None:
