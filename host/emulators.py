@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -64,7 +65,12 @@ class QemuRunner(Emulator):
         if not emu or emu.get("kind") != "qemu":
             raise EmulatorError(f"board {board.name!r} has no QEMU emulator in its board.toml")
         self.board = board
-        self.elf = Path(elf)
+        if not Path(elf).is_file():
+            raise EmulatorError(f"firmware {elf} not found; run `tinyml build` first")
+        # A private copy: a rebuild during a long run must not change the firmware under test.
+        self._tmp = tempfile.TemporaryDirectory(prefix="tinyml-qemu-")
+        self.elf = Path(self._tmp.name) / Path(elf).name
+        shutil.copy2(elf, self.elf)
         self.icount = icount
         self.machine = str(emu["machine"])
         self.semihosting = bool(emu.get("semihosting", False))
@@ -75,8 +81,6 @@ class QemuRunner(Emulator):
             raise EmulatorError(
                 "qemu-system-arm not found on PATH; install the Debian package qemu-system-arm"
             )
-        if not self.elf.is_file():
-            raise EmulatorError(f"firmware {self.elf} not found; run `tinyml build` first")
 
     def command(self, serial: str, semihosting_args: list[str] | None = None) -> list[str]:
         cmd = [
