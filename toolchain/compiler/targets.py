@@ -53,9 +53,11 @@ PORTABLE: dict[str, KernelImpl] = {
 }
 
 
-def _m4(name: str, scratch: Callable[[KernelCall], int], in_place: bool) -> KernelImpl:
-    return KernelImpl(name, ("cortex_m4/tml_kernels_m4.h", "cortex_m4/tml_m4_gemm.h",
-                             "include/tml_acle.h", f"cortex_m4/{name}.c"), scratch, in_place)
+def _m4(name: str, scratch: Callable[[KernelCall], int], in_place: bool,
+        gemm: bool = False) -> KernelImpl:
+    common = ("cortex_m4/tml_kernels_m4.h", "cortex_m4/tml_m4_gemm.h", "include/tml_acle.h")
+    shared = ("cortex_m4/tml_m4_gemm4.c",) if gemm else ()
+    return KernelImpl(name, (*common, *shared, f"cortex_m4/{name}.c"), scratch, in_place)
 
 
 def _dsp_table() -> dict[str, KernelImpl]:
@@ -64,8 +66,10 @@ def _dsp_table() -> dict[str, KernelImpl]:
 
     return {
         **PORTABLE,
-        "conv2d_m4": _m4("tml_conv2d_s8_m4", optimize.conv_scratch_bytes, False),
-        "conv2d_1x1_m4": _m4("tml_conv2d_1x1_s8_m4", optimize.conv1x1_scratch_bytes, True),
+        "avgpool": _m4("tml_avgpool_s8_m4", no_scratch, False),
+        "conv2d_m4": _m4("tml_conv2d_s8_m4", optimize.conv_scratch_bytes, False, gemm=True),
+        "conv2d_1x1_m4": _m4("tml_conv2d_1x1_s8_m4", optimize.conv1x1_scratch_bytes, True,
+                             gemm=True),
         "depthwise_conv2d_3x3_m4": _m4("tml_depthwise_conv2d_3x3_s8_m4",
                                        optimize.dw3x3_scratch_bytes, True),
     }

@@ -11,7 +11,6 @@ int tml_conv2d_1x1_s8_m4(const tml_context *ctx, const tml_conv_params *conv,
     const int32_t in_c = input_dims->c, out_c = output_dims->c;
     const int32_t pixels = input_dims->n * input_dims->h * input_dims->w;
     const int32_t k4 = in_c / 4;
-    const int full = conv->act_min == -128 && conv->act_max == 127;
     int32_t *cols = (int32_t *)ctx->buf;
     int32_t p0;
     if (filter_dims->h != 1 || filter_dims->w != 1 || filter_dims->c != in_c ||
@@ -39,12 +38,8 @@ int tml_conv2d_1x1_s8_m4(const tml_context *ctx, const tml_conv_params *conv,
             const int32_t s1 = (n > 1 ? 1 : n - 1) * out_c, s2 = (n > 2 ? 2 : n - 1) * out_c;
             const int32_t s3 = (n - 1 < 3 ? n - 1 : 3) * out_c;
             int8_t *out = output + p0 * out_c;
-            if (full) {
-                tml_m4_gemm4(cols, k4, filter, out_c, rq, out, s1, s2, s3, -128, 127, 1);
-            } else {
-                tml_m4_gemm4(cols, k4, filter, out_c, rq, out, s1, s2, s3, conv->act_min,
-                             conv->act_max, 0);
-            }
+            tml_m4_gemm4(cols, k4, filter, out_c, rq, out, s1, s2, s3, conv->act_min,
+                         conv->act_max);
         }
     }
     return TML_OK;

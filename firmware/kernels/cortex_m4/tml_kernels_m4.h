@@ -79,6 +79,11 @@ int tml_depthwise_conv2d_3x3_s8_m4(const tml_context *ctx, const tml_dw_conv_par
                                    const int8_t *filter, const tml_dims *output_dims,
                                    int8_t *output);
 
+/* Same as tml_avgpool_s8 (windows up to 255 values, depth a multiple of 16 take SXTAB16). */
+int tml_avgpool_s8_m4(const tml_context *ctx, const tml_pool_params *pool,
+                      const tml_dims *input_dims, const int8_t *input,
+                      const tml_dims *output_dims, int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

@@ -54,6 +54,15 @@ static inline int32_t tml_smmlar(int32_t a, int32_t b, int32_t acc)
     __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
     return r;
 }
+/* SXTAB16: acc + SXTB16(x), per half (modulo 2^16). */
+static inline int32_t tml_sxtab16(int32_t acc, int32_t x) { return (int32_t)__sxtab16(acc, x); }
+/* SXTAB16 with ROR #8: acc + SXTB16(x ROR 8) (bytes 1 and 3), per half. */
+static inline int32_t tml_sxtab16_ror8(int32_t acc, int32_t x)
+{
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(x));
+    return r;
+}
 /* SADD16: the two halves added separately (here: doubled). */
 static inline int32_t tml_sadd16(int32_t a, int32_t b) { return (int32_t)__sadd16(a, b); }
 static inline int32_t tml_smlabb(int32_t a, int32_t b, int32_t acc) { return __smlabb(a, b, acc); }
@@ -98,6 +107,15 @@ static inline int32_t tml_smmlar(int32_t a, int32_t b, int32_t acc)
 {
     const int64_t high = ((int64_t)a * b + ((int64_t)1 << 31)) >> 32; /* arithmetic shift */
     return (int32_t)((uint32_t)acc + (uint32_t)high);
+}
+static inline int32_t tml_sxtab16(int32_t acc, int32_t x)
+{
+    const int32_t b = tml_sxtb16(x);
+    return tml_pack16(tml_bottom16(acc) + tml_bottom16(b), tml_top16(acc) + tml_top16(b));
+}
+static inline int32_t tml_sxtab16_ror8(int32_t acc, int32_t x)
+{
+    return tml_sxtab16(acc, (int32_t)(((uint32_t)x >> 8) | ((uint32_t)x << 24)));
 }
 static inline int32_t tml_sadd16(int32_t a, int32_t b)
 {
