@@ -75,7 +75,8 @@ def test_qat_int8_conversion_labels_and_verification(splits, tmp_path):
     q = qat(m, tr.x, tr.y, va.x, va.y, FAST)
     flat = convert.to_int8_tflite(q, tr.x, tr.labels)
     assert convert.read_labels(flat) == tr.labels
-    assert convert.input_quantization(flat) == (1.0, 0)
+    scale, zero = convert.input_quantization(flat)
+    assert abs(scale - train.default_input_q()[0]) < 1e-6 and zero == train.default_input_q()[1]
     v = convert.verify(q, flat, te.x, te.y)
     assert v.agreement > 0.9, v
     path = tmp_path / "m.tflite"

@@ -1,9 +1,9 @@
 """Keyword-spotting models in tf_keras: DS-CNN S/M/L and a plain CNN baseline.
 
-Every model takes the frontend's int8 features as float values in [-128, 127], shape
-[batch, 49, 10, 1] (frames x coefficients x 1), and outputs softmax probabilities [batch, n].
-Feeding the int8 codes themselves (not dequantized values) makes the int8 model's input
-quantization exactly scale 1, zero point 0, so the firmware passes frontend output straight in.
+Every model takes dequantized MFCCs, (q - zero_point) * scale of the frontend's int8 output,
+shape [batch, 49, 10, 1] (frames x coefficients x 1), and outputs softmax probabilities
+[batch, n]. Conversion pins the int8 model's input quantization to the frontend spec's, so the
+firmware passes frontend output straight in (see ``toolchain.convert``).
 
 DS-CNN (Zhang et al. 2017, "Hello Edge"; the MLPerf Tiny KWS topology for S): a 10x4 stride-2
 convolution, then blocks of [3x3 depthwise + BN + ReLU, 1x1 convolution + BN + ReLU], average

@@ -1,8 +1,9 @@
 """Keras model -> full-int8 .tflite (int8 input and output), labels in the metadata, and the
 check of the int8 model against the Keras model on held-out speakers.
 
-The models take the frontend's int8 codes as floats (see ``architectures``), so the converted
-model's input quantization is scale 1, zero point 0: the firmware feeds frontend output as is.
+The models take dequantized frontend features (see ``architectures``); conversion pins the int8
+model's input quantization to the frontend spec's (scale, zero point), so the firmware and
+``toolchain.frontend.spec_from_model`` feed frontend output as is.
 The class names are stored in the .tflite metadata under ``tinyml_labels`` (a JSON list).
 """
 
@@ -22,24 +23,28 @@ from .errors import BadInputError, TinymlError
 LABELS_METADATA = "tinyml_labels"
 
 
-def _representative(x: np.ndarray, n: int) -> Any:
-    """Calibration batches: a full-range sample first (so the input range is exactly
-    [-128, 127] -> scale 1, zero point 0), then up to ``n`` real feature maps."""
+def _representative(x: np.ndarray, n: int, input_q: Any) -> Any:
+    """Calibration batches: a full-range sample first (int8 codes -128 and 127 dequantized, so
+    the converter picks exactly the frontend's scale and zero point), then up to ``n`` real
+    feature maps."""
+    from .train import as_input
+
     rng = np.random.default_rng(0)
-    extremes = np.zeros((1, *x.shape[1:], 1), np.float32)
-    extremes.flat[0], extremes.flat[1] = -128.0, 127.0
+    codes = np.zeros((1, *x.shape[1:]), np.int8)
+    codes.flat[0], codes.flat[1] = -128, 127
+    extremes = as_input(codes, input_q)
     idx = rng.permutation(len(x))[:n]
 
     def gen() -> Any:
         yield [extremes]
         for i in idx:
-            yield [np.asarray(x[i : i + 1], np.float32)[..., None]]
+            yield [as_input(x[i : i + 1], input_q)]
 
     return gen
 
 
 def to_int8_tflite(model: Any, calibration_x: np.ndarray, labels: Sequence[str],
-                   n_calibration: int = 300) -> bytes:
+                   n_calibration: int = 300, input_q: tuple[float, int] | None = None) -> bytes:
     """Full-int8 conversion with tf.lite.TFLiteConverter (int8 input and output).
 
     Works for float models (post-training quantization, calibrated on ``calibration_x``:
@@ -52,7 +57,11 @@ def to_int8_tflite(model: Any, calibration_x: np.ndarray, labels: Sequence[str],
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = _representative(calibration_x, n_calibration)
+    from .train import default_input_q
+
+    want_scale, want_zero = input_q or default_input_q()
+    converter.representative_dataset = _representative(calibration_x, n_calibration,
+                                                       (want_scale, want_zero))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
@@ -62,9 +71,9 @@ def to_int8_tflite(model: Any, calibration_x: np.ndarray, labels: Sequence[str],
         raise TinymlError(f"int8 conversion of {model.name} failed: {err}") from err
     flat = add_metadata(flat, LABELS_METADATA, json.dumps(list(labels)).encode())
     scale, zero = input_quantization(flat)
-    if abs(scale - 1.0) > 1e-6 or zero != 0:
+    if abs(scale - want_scale) > 1e-5 * want_scale or zero != want_zero:
         raise TinymlError(f"int8 model input quantization is scale {scale}, zero point {zero}; "
-                          "expected scale 1, zero point 0 (the frontend's int8 codes)")
+                          f"expected the frontend's scale {want_scale}, zero point {want_zero}")
     return flat
 
 
@@ -172,10 +181,13 @@ class Verification:
                 "agreement": self.agreement, "n": self.n, "drop_pp": self.drop_pp}
 
 
-def verify(model: Any, flat: bytes, x: np.ndarray, y: np.ndarray) -> Verification:
+def verify(model: Any, flat: bytes, x: np.ndarray, y: np.ndarray,
+           input_q: tuple[float, int] | None = None) -> Verification:
     """Compare the int8 model with the Keras model on held-out int8 features ``x`` [N, f, c]."""
-    keras_pred = np.argmax(model.predict(np.asarray(x, np.float32)[..., None], verbose=0,
-                                         batch_size=256), axis=1)
+    from .train import as_input
+
+    keras_pred = np.argmax(model.predict(as_input(x, input_q), verbose=0, batch_size=256),
+                           axis=1)
     int8_pred = np.argmax(Int8Runner(flat).scores(x), axis=1)
     y = np.asarray(y)
     return Verification(float(np.mean(keras_pred == y)), float(np.mean(int8_pred == y)),

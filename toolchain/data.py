@@ -463,11 +463,11 @@ def mlperf_reference_features(pcm: np.ndarray) -> np.ndarray:
 # Download (`tinyml data fetch`)
 
 
-def read_manifest(name: str) -> dict[str, Any]:
-    """``datasets/<name>/manifest.toml`` as a dict."""
+def read_manifest(name: str, path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """``datasets/<name>/manifest.toml`` (or the manifest at ``path``) as a dict."""
     import tomllib
 
-    p = DATASETS_DIR / name / "manifest.toml"
+    p = Path(path) if path else DATASETS_DIR / name / "manifest.toml"
     if not p.is_file():
         known = sorted(d.name for d in DATASETS_DIR.iterdir() if (d / "manifest.toml").is_file())
         raise BadInputError(f"unknown data set {name!r}; known: {known}")
@@ -479,6 +479,7 @@ def fetch(
     dest: str | os.PathLike | None = None,
     opener: Callable[..., Any] = urllib.request.urlopen,
     timeout_s: float = 20.0,
+    manifest_path: str | os.PathLike | None = None,
 ) -> Path:
     """Download a data set release, check its size and SHA-256, unpack it; return its folder.
 
@@ -493,7 +494,7 @@ def fetch(
 
     from tqdm import tqdm
 
-    m = read_manifest(name)
+    m = read_manifest(name, manifest_path)
     rel = m["release"]
     root = Path(dest) if dest else CACHE_DIR / "datasets"
     target = root / m["folder"]

@@ -49,9 +49,34 @@ class TrainConfig:
         return cls(**d)
 
 
-def as_input(x: np.ndarray) -> np.ndarray:
-    """int8 features [N, frames, coeffs] -> float32 [N, frames, coeffs, 1] model input."""
-    return np.asarray(x, np.float32)[..., None]
+InputQuant = tuple[float, int]
+
+
+def default_input_q() -> InputQuant:
+    """(scale, zero point) of the ``mlperf_tiny`` frontend spec's int8 output."""
+    from .frontend import get_spec
+
+    spec = get_spec("mlperf_tiny")
+    return float(spec.output_scale), int(spec.output_zero_point)
+
+
+def input_q_of(spec: Any) -> InputQuant:
+    """(scale, zero point) of a feature spec's int8 output (name, dict or FeatureSpec)."""
+    from .data import feature_spec
+
+    s = feature_spec(spec)
+    if s.output_scale is None:
+        raise BadInputError(f"feature spec {s.name!r} has no output quantization")
+    return float(s.output_scale), int(s.output_zero_point)
+
+
+def as_input(x: np.ndarray, input_q: InputQuant | None = None) -> np.ndarray:
+    """int8 features [N, frames, coeffs] -> float32 MFCCs [N, frames, coeffs, 1] model input,
+    dequantized as (q - zero_point) * scale. Float 4-D input is returned as is."""
+    if np.ndim(x) == 4:
+        return np.asarray(x, np.float32)
+    scale, zero = input_q or default_input_q()
+    return ((np.asarray(x, np.float32) - zero) * np.float32(scale))[..., None]
 
 
 def set_seed(seed: int) -> None:
@@ -100,11 +125,13 @@ def fit(
     compile_model: bool = True,
     extra_callbacks: list[Any] | None = None,
     keep_best: bool = True,
+    input_q: InputQuant | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` in place and keep the weights of the best validation epoch.
 
     Args:
         train_x, val_x: int8 features [N, frames, coeffs] (or model inputs already float).
+        input_q: (scale, zero point) of the features (default: the mlperf_tiny spec's).
         train_y, val_y: int class indices [N].
         out_dir: when given, receives ``checkpoint.weights.h5`` (best epoch), ``history.json``
             and ``training_curve.png``.
@@ -122,8 +149,8 @@ def fit(
     if len(train_x) == 0 or len(val_x) == 0:
         raise BadInputError("training and validation sets must not be empty")
     set_seed(cfg.seed)
-    xt = as_input(train_x) if np.ndim(train_x) == 3 else train_x
-    xv = as_input(val_x) if np.ndim(val_x) == 3 else val_x
+    xt = as_input(train_x, input_q)
+    xv = as_input(val_x, input_q)
     if compile_model:
         loss: Any = keras.losses.SparseCategoricalCrossentropy()
         if cfg.label_smoothing:
@@ -227,9 +254,10 @@ def plot_history(history: Mapping[str, list[float]], path: str | os.PathLike,
     plt.close(fig)
 
 
-def evaluate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
+def evaluate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 256,
+             input_q: InputQuant | None = None) -> float:
     """Top-1 accuracy of a Keras model on int8 features [N, frames, coeffs]."""
-    xin = as_input(x) if np.ndim(x) == 3 else x
+    xin = as_input(x, input_q)
     probs = model.predict(xin, batch_size=batch_size, verbose=0)
     return float(np.mean(np.argmax(probs, axis=1) == np.asarray(y)))
 

@@ -65,7 +65,8 @@ def _distiller(student: Any, teacher: Any, alpha: float, temperature: float) -> 
 
 def distill(student: Any, teacher: Any, train_x: np.ndarray, train_y: np.ndarray,
             val_x: np.ndarray, val_y: np.ndarray, cfg: Any, alpha: float = 0.5,
-            temperature: float = 4.0, out_dir: Any = None, desc: str = "distill") -> Any:
+            temperature: float = 4.0, out_dir: Any = None, desc: str = "distill",
+            input_q: tuple[float, int] | None = None) -> Any:
     """Train ``student`` in place with the distillation loss from a trained ``teacher``
     (both take the same inputs). Returns the student."""
     import tf_keras as keras
@@ -74,7 +75,8 @@ def distill(student: Any, teacher: Any, train_x: np.ndarray, train_y: np.ndarray
 
     d = _distiller(student, teacher, alpha, temperature)
     d.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate))
-    fit(d, train_x, train_y, val_x, val_y, cfg, out_dir=None, desc=desc, compile_model=False)
+    fit(d, train_x, train_y, val_x, val_y, cfg, out_dir=None, desc=desc, compile_model=False,
+        input_q=input_q)
     if out_dir is not None:
         from pathlib import Path
 

@@ -114,7 +114,8 @@ def _dense_rows(layer: Any, keep: np.ndarray, n_full: int) -> np.ndarray:
 
 def magnitude_prune(model: Any, target_sparsity: float, train_x: np.ndarray, train_y: np.ndarray,
                     val_x: np.ndarray, val_y: np.ndarray, cfg: Any,
-                    begin_fraction: float = 0.0, end_fraction: float = 0.7) -> Any:
+                    begin_fraction: float = 0.0, end_fraction: float = 0.7,
+                    input_q: tuple[float, int] | None = None) -> Any:
     """Unstructured magnitude pruning (tfmot, PolynomialDecay) while fine-tuning.
 
     Conv2D and Dense layers are pruned to ``target_sparsity`` (fraction of zero weights)
@@ -145,7 +146,8 @@ def magnitude_prune(model: Any, target_sparsity: float, train_x: np.ndarray, tra
 
     pruned = keras.models.clone_model(base, clone_function=wrap)
     fit(pruned, train_x, train_y, val_x, val_y, cfg, desc="magnitude prune",
-        extra_callbacks=[tfmot.sparsity.keras.UpdatePruningStep()], keep_best=False)
+        extra_callbacks=[tfmot.sparsity.keras.UpdatePruningStep()], keep_best=False,
+        input_q=input_q)
     return tfmot.sparsity.keras.strip_pruning(pruned)
 
 

@@ -2,8 +2,8 @@
 
 The model is wrapped by ``tfmot.quantization.keras.quantize_model`` (fake int8 quantization of
 weights per channel and activations per tensor, BN folded as the converter will), fine-tuned,
-and its input quantizer is pinned to [-128, 127] so the converted int8 model takes the
-frontend's int8 codes directly (scale 1, zero point 0).
+and its input quantizer is pinned to the frontend's int8 range (codes -128..127 dequantized) so
+the converted int8 model takes the frontend's output directly.
 """
 
 from __future__ import annotations
@@ -20,8 +20,13 @@ def quantize_wrap(model: Any) -> Any:
     return tfmot.quantization.keras.quantize_model(model)
 
 
-def pin_input_range(qat_model: Any, low: float = -128.0, high: float = 127.0) -> None:
-    """Set the input quantizer's range to [low, high] (it is learnt from data otherwise)."""
+def pin_input_range(qat_model: Any, input_q: tuple[float, int] | None = None) -> None:
+    """Set the input quantizer's range to that of the frontend's int8 codes (it is learnt
+    from data otherwise): [(-128 - zp) * scale, (127 - zp) * scale]."""
+    from ..train import default_input_q
+
+    scale, zero = input_q or default_input_q()
+    low, high = (-128 - zero) * scale, (127 - zero) * scale
     for layer in qat_model.layers:
         if type(layer).__name__ == "QuantizeLayer":
             for v in layer.weights:
@@ -35,20 +40,23 @@ def pin_input_range(qat_model: Any, low: float = -128.0, high: float = 127.0) ->
 
 def qat(model: Any, train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray,
         val_y: np.ndarray, cfg: Any, out_dir: Any = None, teacher: Any = None,
-        distill_alpha: float = 0.5, temperature: float = 4.0) -> Any:
+        distill_alpha: float = 0.5, temperature: float = 4.0,
+        input_q: tuple[float, int] | None = None) -> Any:
     """Quantization-aware fine-tuning; returns the QAT model (convert it with
     ``toolchain.convert.to_int8_tflite``). With ``teacher``, the fine-tuning loss is the
     distillation loss (see :mod:`.distill`)."""
     from ..train import fit
 
     qmodel = quantize_wrap(model)
-    pin_input_range(qmodel)
+    pin_input_range(qmodel, input_q)
     if teacher is None:
-        fit(qmodel, train_x, train_y, val_x, val_y, cfg, out_dir=out_dir, desc="QAT")
+        fit(qmodel, train_x, train_y, val_x, val_y, cfg, out_dir=out_dir, desc="QAT",
+            input_q=input_q)
     else:
         from .distill import distill
 
         distill(qmodel, teacher, train_x, train_y, val_x, val_y, cfg, alpha=distill_alpha,
-                temperature=temperature, out_dir=out_dir, desc="QAT + distill")
-    pin_input_range(qmodel)
+                temperature=temperature, out_dir=out_dir, desc="QAT + distill",
+                input_q=input_q)
+    pin_input_range(qmodel, input_q)
     return qmodel
