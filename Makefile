@@ -59,6 +59,9 @@ $(STAMPS)/platformio: $(STAMPS)/venv $(STAMPS)/apt $(wildcard boards/platform/*.
 setup: $(STAMPS)/apt $(STAMPS)/venv $(STAMPS)/platformio
 
 run: setup
+	@test -f "$(MLPERF_MODEL)" || { echo "make run: the MLPerf KWS model is not at $(MLPERF_MODEL) (set TINYML_SHARED to the shared data folder)"; exit 1; }
+	@test -d "$(TINYML_DATA)" || { echo "make run: no Speech Commands data at $(TINYML_DATA). The data comes from TINYML_DATA (default: \$$TINYML_SHARED/datasets/speech_commands_v0.02, with TINYML_SHARED=$(TINYML_SHARED)); point TINYML_DATA at a folder of <label>/*.wav clips."; exit 1; }
+	@echo "make run: data from $(TINYML_DATA), model $(MLPERF_MODEL)"
 	$(BIN)/tinyml build --board qemu-m4 --model $(MLPERF_MODEL)
 	$(BIN)/tinyml eval --board qemu-m4 --model $(MLPERF_MODEL) --data $(TINYML_DATA) --limit 200 --report build/report
 
