@@ -20,7 +20,8 @@ from .tables import NORMALIZATION_CODES, FrontendTables, build_tables
 
 __all__ = [
     "MLPERF_TINY", "NAMED_SPECS", "FeatureSpec", "FrontendTables", "build_tables", "emit_c",
-    "features", "features_float", "get_spec", "spec_from_model",
+    "features", "features_float", "get_spec", "model_input_quantization", "scratch_bytes",
+    "spec_from_model",
 ]
 
 
