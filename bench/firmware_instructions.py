@@ -53,20 +53,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--out", default=str(REPO / "build" / "bench"))
+    parser.add_argument("--data", default=None, help="Speech Commands folder (default: shared)")
     args = parser.parse_args()
 
     from host.evaluate import HostPipeline, select_clips
     from toolchain.boards import load_board
     from toolchain.compiler import inspect_model
     from toolchain.firmware import build_firmware
-    from toolchain.paths import mlperf_kws_model, speech_commands_dir
+    from toolchain.paths import mlperf_kws_model, shared_dir, speech_commands_dir
 
     model = mlperf_kws_model()
     board = load_board("qemu-m4")
     ipt = int(board.instructions_per_tick or 0)
     fw = build_firmware(model, board)
     host = HostPipeline(model)
-    clips = select_clips(speech_commands_dir(), inspect_model(model).labels, args.clips)
+    data = speech_commands_dir(args.data or shared_dir() / "datasets" / "speech_commands_v0.02")
+    clips = select_clips(data, inspect_model(model).labels, args.clips)
     first = measure(fw.elf, clips, host, ipt)
     second = measure(fw.elf, clips, host, ipt)
     repeatable = all(
