@@ -174,10 +174,10 @@ def build_firmware(
     brd = board if isinstance(board, Board) else load_board(board)
     custom_toml = None if brd.path == BOARDS_DIR / brd.name else brd.path / "board.toml"
     root = Path(build_root) / brd.name / f"{model.stem}-{hash_file(model)[:12]}"
-    bd = BuildDir(root)
     target = _compile_target(brd)
 
     with _locked(root / ".lock"):
+        bd = BuildDir(root)  # read the manifest under the lock: another process may have built
         def generate(tmp: Path) -> None:
             compile_model(model, tmp / "gen" / "model", target=target, labels=labels)
             emit_c(spec_from_model(model), tmp / "gen" / "frontend")
