@@ -48,23 +48,21 @@ def device_clips(speech_commands: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([pcm, edge]), np.array(lengths)
 
 
-@pytest.fixture(scope="module")
-def device_run(tmp_path_factory, speech_commands: Path) -> dict:
-    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
-        assert shutil.which(tool), f"{tool} not found (apt gcc-arm-none-eabi qemu-system-arm)"
-    work = tmp_path_factory.mktemp("frontend_device")
+def build_and_run(work: Path, pcm: np.ndarray, lengths: np.ndarray, opt: str = "-O2") -> dict:
+    """Build the test program with ``opt``, run it in QEMU on the clips, read its outputs."""
+    work.mkdir(parents=True, exist_ok=True)
     frontend.emit_c(frontend.MLPERF_TINY, work)
     elf = work / "frontend_test.elf"
     sources = [DEVICE_DIR / "main.c", *sorted(FRONTEND_DIR.glob("*.c")), work / "frontend_tables.c"]
+    flags = [opt if f == "-O2" else f for f in ARM_FLAGS]
     subprocess.run(
-        ["arm-none-eabi-gcc", *ARM_FLAGS, f"-I{FRONTEND_DIR}", f"-I{work}", *map(str, sources),
+        ["arm-none-eabi-gcc", *flags, f"-I{FRONTEND_DIR}", f"-I{work}", *map(str, sources),
          "-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections",
          f"-T{DEVICE_DIR / 'mps2_an386.ld'}", "-lc", "-lgcc", "-o", str(elf)],
         check=True, capture_output=True, text=True,
     )
     disassembly = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], check=True,
                                  capture_output=True, text=True).stdout
-    pcm, lengths = device_clips(Path(speech_commands))
     with open(work / "pcm.bin", "wb") as f:
         for clip, n in zip(pcm, lengths, strict=True):
             f.write(np.uint32(n).tobytes() + clip.tobytes())
@@ -86,20 +84,45 @@ def device_run(tmp_path_factory, speech_commands: Path) -> dict:
     }
 
 
+@pytest.fixture(scope="module")
+def clips_and_lengths(speech_commands: Path) -> tuple[np.ndarray, np.ndarray]:
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        assert shutil.which(tool), f"{tool} not found (apt gcc-arm-none-eabi qemu-system-arm)"
+    return device_clips(Path(speech_commands))
+
+
+@pytest.fixture(scope="module")
+def host_features(clips_and_lengths) -> tuple[np.ndarray, np.ndarray]:
+    spec = frontend.MLPERF_TINY
+    pcm, lengths = clips_and_lengths
+    pairs = list(zip(pcm, lengths, strict=True))
+    return (np.stack([frontend.features(x[:n], spec) for x, n in pairs]),
+            np.stack([frontend.features_float(x[:n], spec) for x, n in pairs]))
+
+
+@pytest.fixture(scope="module")
+def device_run(tmp_path_factory, clips_and_lengths) -> dict:
+    return build_and_run(tmp_path_factory.mktemp("frontend_device"), *clips_and_lengths)
+
+
 def test_device_build_has_no_fused_multiply_add(device_run):
     assert not any(op in device_run["disassembly"] for op in ("vfma", "vfms", "vfnm"))
 
 
-def test_device_features_bit_identical_to_host(device_run):
-    pcm, lengths = device_run["pcm"], device_run["lengths"]
-    assert len(pcm) >= 20 + 3
-    spec = frontend.MLPERF_TINY
-    host_q = np.stack([frontend.features(x[:n], spec) for x, n in zip(pcm, lengths, strict=True)])
-    host_f = np.stack([frontend.features_float(x[:n], spec)
-                       for x, n in zip(pcm, lengths, strict=True)])
+def test_device_features_bit_identical_to_host(device_run, host_features):
+    host_q, host_f = host_features
+    assert len(device_run["pcm"]) >= 20 + 3
     assert np.array_equal(device_run["int8"], host_q)
     assert np.array_equal(device_run["float"].view(np.uint32), host_f.view(np.uint32))
     assert np.all(np.isfinite(device_run["float"]))
+
+
+@pytest.mark.parametrize("opt", ["-O0", "-Os"])
+def test_device_bit_identical_at_other_optimization_levels(tmp_path, clips_and_lengths,
+                                                           host_features, opt):
+    run = build_and_run(tmp_path, *clips_and_lengths, opt=opt)
+    assert np.array_equal(run["int8"], host_features[0])
+    assert np.array_equal(run["float"].view(np.uint32), host_features[1].view(np.uint32))
 
 
 def test_device_instruction_count(device_run):

@@ -146,9 +146,9 @@ static void load_frame(const tml_frontend_config *cfg, const int16_t *pcm, size_
                 "1:\n\t"
                 "ldrd r4, r5, [%[src]], #8\n\t"
                 "asr r6, r4, #16\n\t"
-                "asr r7, r5, #16\n\t"
+                "asr r12, r5, #16\n\t"
                 "vmov s0, s1, r4, r6\n\t"
-                "vmov s2, s3, r5, r7\n\t"
+                "vmov s2, s3, r5, r12\n\t"
                 "vcvt.f32.s16 s0, s0, #0\n\t"
                 "vcvt.f32.s32 s1, s1\n\t"
                 "vcvt.f32.s16 s2, s2, #0\n\t"
@@ -163,7 +163,7 @@ static void load_frame(const tml_frontend_config *cfg, const int16_t *pcm, size_
                 "bne 1b"
                 : [src] "+r"(src), [win] "+r"(win), [dst] "+r"(dst), [steps] "+r"(steps)
                 :
-                : "cc", "memory", "r4", "r5", "r6", "r7", "s0", "s1", "s2", "s3", "s4", "s5",
+                : "cc", "memory", "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5",
                   "s6", "s7");
             i = len & ~3u;
         }
