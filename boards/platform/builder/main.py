@@ -45,9 +45,9 @@ env.Replace(
     SIZEPRINTCMD="$SIZETOOL -B -d $SOURCES",
 )
 
-cpu_flags = ["-mcpu=%s" % board["cpu"], "-mthumb"]
+cpu_flags = [f"-mcpu={board['cpu']}", "-mthumb"]
 if board.get("fpu"):
-    cpu_flags += ["-mfpu=%s" % board["fpu"], "-mfloat-abi=%s" % board.get("float_abi", "hard")]
+    cpu_flags += [f"-mfpu={board['fpu']}", f"-mfloat-abi={board.get('float_abi', 'hard')}"]
 else:
     cpu_flags += ["-mfloat-abi=soft"]
 
@@ -72,12 +72,12 @@ env.Append(
     ],
     CFLAGS=["-std=c99"],
     CPPDEFINES=[
-        ("TML_BOARD_NAME", '\\"%s\\"' % board_name),
-        ("TML_CLOCK_HZ", "%du" % board["clock_hz"]),
-        ("TML_TICK_HZ", "%du" % board.get("tick", {}).get("hz", board["clock_hz"])),
-        ("TML_UART_BASE", "0x%08Xu" % uart.get("base", 0)),
-        ("TML_UART_RX_IRQ", "%d" % uart.get("rx_irq", 0)),
-        ("TML_UART_BAUD", "%du" % uart.get("baud", 115200)),
+        ("TML_BOARD_NAME", f'\\"{board_name}\\"'),
+        ("TML_CLOCK_HZ", f"{board['clock_hz']}u"),
+        ("TML_TICK_HZ", f"{board.get('tick', {}).get('hz', board['clock_hz'])}u"),
+        ("TML_UART_BASE", f"0x{uart.get('base', 0):08X}u"),
+        ("TML_UART_RX_IRQ", f"{uart.get('rx_irq', 0)}"),
+        ("TML_UART_BAUD", f"{uart.get('baud', 115200)}u"),
         ("TML_HAS_SEMIHOSTING", has_semihosting),
     ],
     CPPPATH=[
@@ -92,8 +92,8 @@ env.Append(
         "-nostartfiles",
         "--specs=nano.specs",
         "-Wl,--gc-sections",
-        "-Wl,-Map,%s" % join("$BUILD_DIR", "firmware.map"),
-        "-L%s" % "$BUILD_DIR",
+        "-Wl,-Map," + join("$BUILD_DIR", "firmware.map"),
+        "-L$BUILD_DIR",
     ],
     LIBS=["m", "c", "gcc", "nosys"],
 )
@@ -104,14 +104,12 @@ mem = board["memory"]
 os.makedirs(env.subst("$BUILD_DIR"), exist_ok=True)
 memory_ld = (
     "MEMORY\n{\n"
-    "    FLASH (rx) : ORIGIN = 0x%08X, LENGTH = %d\n"
-    "    RAM (rwx)  : ORIGIN = 0x%08X, LENGTH = %d\n"
-    "}\n__stack_size__ = %d;\n"
-    % (mem["flash_origin"], mem["flash_bytes"], mem["ram_origin"], mem["ram_bytes"],
-       mem.get("stack_bytes", 8192))
+    f"    FLASH (rx) : ORIGIN = 0x{mem['flash_origin']:08X}, LENGTH = {mem['flash_bytes']}\n"
+    f"    RAM (rwx)  : ORIGIN = 0x{mem['ram_origin']:08X}, LENGTH = {mem['ram_bytes']}\n"
+    f"}}\n__stack_size__ = {mem.get('stack_bytes', 8192)};\n"
 )
 memory_path = join(env.subst("$BUILD_DIR"), "memory.ld")
-if not os.path.isfile(memory_path) or open(memory_path).read() != memory_ld:
+if not os.path.isfile(memory_path) or open(memory_path).read() != memory_ld:  # noqa: SIM115
     with open(memory_path, "w") as fh:
         fh.write(memory_ld)
 
@@ -127,7 +125,7 @@ env.BuildSources(join("$BUILD_DIR", "arch"), arch_dir)
 env.BuildSources(
     join("$BUILD_DIR", "board"),
     board_dir,
-    src_filter=" ".join("+<%s>" % s for s in board.get("sources", ["*.c"])),
+    src_filter=" ".join(f"+<{s}>" for s in board.get("sources", ["*.c"])),
 )
 if gen_dir:
     for sub in sorted(os.listdir(gen_dir)):
@@ -144,7 +142,7 @@ AlwaysBuild(target_size)
 upload = board.get("upload", {})
 if upload.get("protocol", "none") == "none":
     upload_action = env.VerboseAction(
-        "@echo %s is emulated: nothing to upload, the emulator loads the ELF" % board_name, ""
+        f"@echo {board_name} is emulated: nothing to upload, the emulator loads the ELF", ""
     )
 else:
     # e.g. command = "bossac --port=$UPLOAD_PORT -U -i -e -w $SOURCE -R"
