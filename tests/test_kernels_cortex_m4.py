@@ -66,11 +66,27 @@ def m4_wide():
     return k.Model(inp, x)
 
 
+def m4_edge():
+    """Window rows of exactly one chunk (2 columns x 2 channels, and 4 columns x 1 channel like
+    the MLPerf KWS first layer) with padding on both sides: the shifted-word path. Input
+    7x10x2."""
+    k = _keras()
+    L = k.layers
+    x = inp = L.Input((7, 10, 2))
+    x = L.Conv2D(8, (3, 2), strides=(2, 2), padding="same", activation="relu")(x)  # 4x5x8
+    x = L.Conv2D(1, (1, 1), activation="relu")(x)  # in_c 8 -> 1 (not in place)
+    x = L.Conv2D(8, (3, 4), strides=(1, 2), padding="same", activation="relu")(x)
+    x = L.Flatten()(x)
+    x = L.Dense(3)(x)
+    return k.Model(inp, x)
+
+
 @pytest.fixture(scope="module")
 def m4_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("m4_models")
     return {"narrow": convert_int8(m4_narrow(), d / "narrow.tflite"),
-            "wide": convert_int8(m4_wide(), d / "wide.tflite", seed=1)}
+            "wide": convert_int8(m4_wide(), d / "wide.tflite", seed=1),
+            "edge": convert_int8(m4_edge(), d / "edge.tflite", seed=2)}
 
 
 def _inputs(path: Path, n: int, seed: int) -> np.ndarray:
@@ -90,7 +106,7 @@ def test_every_optimised_kernel_is_chosen(m4_models, tmp_path: Path) -> None:
     assert used == M4_KERNELS
 
 
-@pytest.mark.parametrize("name", ["narrow", "wide"])
+@pytest.mark.parametrize("name", ["narrow", "wide", "edge"])
 def test_host_identical_to_tflm(m4_models, tmp_path: Path, name: str) -> None:
     path = m4_models[name]
     compile_model(path, tmp_path / "gen", target="cortex-m4")
@@ -105,7 +121,7 @@ def test_host_identical_to_tflm(m4_models, tmp_path: Path, name: str) -> None:
                                               err_msg=f"tensor {t}, input {i}")
 
 
-@pytest.mark.parametrize("name", ["narrow", "wide"])
+@pytest.mark.parametrize("name", ["narrow", "wide", "edge"])
 def test_qemu_identical_to_tflm(m4_models, tmp_path: Path, name: str) -> None:
     path = m4_models[name]
     result = run_bench(path, "qemu-m4", target="cortex-m4", inputs=_inputs(path, N_QEMU, 7),

@@ -40,6 +40,21 @@ static void im2col_pixel(const tml_conv_params *conv, const tml_dims *in_d, cons
                 for (k = 0; k < row_len; k += 4, dst += 8) {
                     tml_m4_widen_word(tml_read_s8x4(src + k), dst);
                 }
+            } else if (row_len == 4 && in_w * in_c >= 4) {
+                /* One chunk partly outside the row: shift a word read inside the row and fill
+                 * the vacated bytes with the zero point. */
+                const int8_t *row = input + y * in_w * in_c;
+                const int32_t first = x0 * in_c, last = in_w * in_c - 4;
+                const uint32_t pad_byte = (uint8_t)(-conv->input_offset);
+                const int32_t shift = first < 0 ? -first : first - last;
+                uint32_t word = pad_byte * 0x01010101u;
+                if (shift < 4) {
+                    const uint32_t fill = word & ((1u << (8 * shift)) - 1u);
+                    word = first < 0 ? ((uint32_t)tml_read_s8x4(row) << (8 * shift)) | fill
+                                     : ((uint32_t)tml_read_s8x4(row + last) >> (8 * shift)) |
+                                           (fill << (8 * (4 - shift)));
+                }
+                tml_m4_widen_word((int32_t)word, dst);
             } else {
                 const int8_t *row = input + y * in_w * in_c;
                 for (k = 0; k < row_len; k += 4, dst += 8) {
