@@ -85,6 +85,7 @@ class BenchResult:
     macs_per_instruction: float
     arena_bytes: int
     flash: FlashSplit
+    memory_plan: list[dict[str, Any]] = field(default_factory=list)  # per op, see plan_rows
     cmsis_nn: dict[str, Any] | None = None
     generic: dict[str, Any] | None = None  # the portable build for comparison
     elf: str = ""
@@ -220,13 +221,14 @@ def _bench_one(model: Path, board: Board, target: str, inputs: np.ndarray, work:
             cmsis_nn_instructions=base,
             speedup_vs_cmsis_nn=round(base / n, 2) if base and n else None))
     flash = flash_split(gen, board, report.weight_bytes, report.quant_param_bytes, work)
+    plan_rows = memory_plan_rows(report.plan, calls)
     total = int(worst[0])
     result = BenchResult(
         model=str(model), board=board.name, target=target, inputs=len(inputs),
         outputs_identical_to_tflm=identical, instructions=total,
         instructions_min=int(instr[:, 0].min()), layers=layers, total_macs=report.total_macs,
         macs_per_instruction=round(report.total_macs / total, 3),
-        arena_bytes=report.arena_bytes, flash=flash, elf=str(elf))
+        arena_bytes=report.arena_bytes, flash=flash, elf=str(elf), memory_plan=plan_rows)
     if mlperf:
         result.cmsis_nn = {
             "instructions": CMSIS_NN_TOTAL, "portable_instructions": CMSIS_NN_PORTABLE_TOTAL,
@@ -236,6 +238,28 @@ def _bench_one(model: Path, board: Board, target: str, inputs: np.ndarray, work:
             "flash_ratio": round(flash.total / CMSIS_NN_FLASH_BYTES, 3),
         }
     return result
+
+
+def memory_plan_rows(plan: dict[str, Any], calls: list[Any]) -> list[dict[str, Any]]:
+    """Per op: arena offset and bytes of its input and output, whether it runs in place (one
+    buffer), its scratch, and the bytes live while it runs (from the compiler's plan dict)."""
+    buffers = plan["buffers"]
+    where = {t: b for b in buffers for t in b["tensors"]}
+    rows = []
+    for call in calls:
+        i = call.index
+        x, y = where.get(call.inputs[0]) if call.inputs else None, where.get(call.output)
+        scratch = [b for b in buffers if b.get("scratch_of_op") == i]
+        live = sum(b["size"] for b in buffers if b["first_op"] <= i <= b["last_op"])
+        rows.append({
+            "op": i, "kernel": call.kernel,
+            "input": None if x is None else [x["offset"], x["size"]],
+            "output": None if y is None else [y["offset"], y["size"]],
+            "in_place": x is not None and x is y,
+            "scratch": None if not scratch else [scratch[0]["offset"], scratch[0]["size"]],
+            "live_bytes": live,
+        })
+    return rows
 
 
 def _mlperf_md5() -> str:
@@ -327,6 +351,13 @@ def format_table(r: BenchResult) -> str:
         lines.append(f"  generic (portable C) build: {r.generic['instructions']:,} "
                      f"({r.generic['speedup']:.2f}x)")
     f = r.flash
+    lines.append("memory plan (arena offset:bytes):")
+    for m in r.memory_plan:
+        def span(v: list[int] | None) -> str:
+            return "-" if v is None else f"{v[0]}:{v[1]}"
+        lines.append(f"  op {m['op']:>2} {m['kernel']:<24} in {span(m['input']):<10} "
+                     f"out {span(m['output']):<10} scratch {span(m['scratch']):<9} "
+                     f"{'in place' if m['in_place'] else '':<8} live {m['live_bytes']:,}")
     lines.append(f"arena (activation RAM): {r.arena_bytes:,} bytes"
                  + (f" (CMSIS-NN {CMSIS_NN_ARENA_BYTES:,})" if r.cmsis_nn else ""))
     lines.append(f"model flash: {f.total:,} bytes = code {f.code:,} + weights {f.weights:,} + "
