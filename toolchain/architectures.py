@@ -136,26 +136,24 @@ def build(name: str, n_classes: int, **overrides: Any) -> Any:
 
 def count_macs(model: Any) -> int:
     """Multiply-accumulates of one inference of a Keras model (Conv2D, DepthwiseConv2D, Dense;
-    pooling and BN are not counted, BN folds into the preceding layer)."""
+    pooling and BN are not counted, BN folds into the preceding layer). Layers wrapped by
+    tfmot (pruning, quantization) are counted by their inner layer."""
     keras = _keras()
     total = 0
-    for layer in model.layers:
+    for outer in model.layers:
+        layer = outer
+        while hasattr(layer, "layer") and isinstance(layer.layer, keras.layers.Layer):
+            layer = layer.layer  # tfmot wrappers
+        out_shape = outer.output.shape
         if isinstance(layer, keras.layers.DepthwiseConv2D):
             kh, kw, cin, mult = layer.depthwise_kernel.shape
-            oh, ow = layer.output.shape[1:3]
-            total += int(oh * ow * kh * kw * cin * mult)
+            total += int(out_shape[1] * out_shape[2] * kh * kw * cin * mult)
         elif isinstance(layer, keras.layers.Conv2D):
             kh, kw, cin, cout = layer.kernel.shape
-            oh, ow = layer.output.shape[1:3]
-            total += int(oh * ow * kh * kw * cin * cout)
+            total += int(out_shape[1] * out_shape[2] * kh * kw * cin * cout)
         elif isinstance(layer, keras.layers.Dense):
             cin, cout = layer.kernel.shape
             total += int(cin * cout)
-        elif hasattr(layer, "layer"):  # tfmot wrappers (pruning, quantization)
-            inner = layer.layer
-            sub = keras.Sequential([keras.Input(layer.input.shape[1:]), inner.__class__.from_config(
-                inner.get_config())])
-            total += count_macs(sub)
     return total
 
 
