@@ -10,6 +10,8 @@ clamped (RELU6) outputs, SXTAB16 and scalar average pooling.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +166,18 @@ def test_folded_requant_matches_tflite_arithmetic(m4_models) -> None:
             got = (int(round_add) + ((2 * x * int(m) + (1 << 31)) >> 32)) >> e
             got = np.clip(got, lo, hi)
             np.testing.assert_array_equal(got, want, err_msg=f"op {call.index} channel {c}")
+
+
+@pytest.mark.parametrize("target,cpu", [("cortex-m4", ["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16"]),
+                                        ("cortex-m7", ["-mcpu=cortex-m7", "-mfpu=fpv5-d16"]),
+                                        ("cortex-m55", ["-mcpu=cortex-m55"])])
+def test_dsp_targets_build_warning_free(mlperf_model: Path, tmp_path: Path, target: str,
+                                        cpu: list[str]) -> None:
+    """The same kernels (and their assembly) build for every DSP target's core."""
+    assert shutil.which("arm-none-eabi-gcc")
+    compile_model(mlperf_model, tmp_path / "gen", target=target)
+    for src in sorted((tmp_path / "gen").glob("*.c")):
+        r = subprocess.run(["arm-none-eabi-gcc", *cpu, "-mthumb", "-mfloat-abi=hard", "-O2",
+                            "-std=c99", "-Wall", "-Wextra", "-Werror", "-c", str(src), "-o",
+                            str(tmp_path / (src.stem + ".o"))], capture_output=True, text=True)
+        assert r.returncode == 0, f"{target} {src.name}:\n{r.stderr}"
