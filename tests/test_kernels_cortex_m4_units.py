@@ -1,0 +1,226 @@
+"""Kernel-level tests of the Cortex-M4 kernels against their portable twins (host build, the
+portable ACLE definitions of tml_acle.h): the average pooling twin on the portable kernel's golden
+cases, and every kernel on many random shapes and quantizations (strides, dilations, padding,
+in-place calls, full-range and clamped outputs), with the folded requantization tables that
+toolchain/compiler/optimize.py computes. Whole models in QEMU: test_kernels_cortex_m4.py.
+"""
+
+from __future__ import annotations
+
+import ctypes as C
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from toolchain.compiler.optimize import fold_requant
+from toolchain.compiler.targets import KERNELS_DIR
+
+I32 = C.c_int32
+
+
+def _struct(name: str, fields: list[str]) -> type[C.Structure]:
+    return type(name, (C.Structure,), {"_fields_": [(f, I32) for f in fields]})
+
+
+Dims = _struct("Dims", ["n", "h", "w", "c"])
+ConvParams = _struct("ConvParams", ["stride_h", "stride_w", "pad_h", "pad_w", "dilation_h",
+                                    "dilation_w", "input_offset", "output_offset", "act_min",
+                                    "act_max"])
+DwParams = _struct("DwParams", ["stride_h", "stride_w", "pad_h", "pad_w", "dilation_h",
+                                "dilation_w", "depth_multiplier", "input_offset",
+                                "output_offset", "act_min", "act_max"])
+PoolParams = _struct("PoolParams", ["stride_h", "stride_w", "pad_h", "pad_w", "filter_h",
+                                    "filter_w", "act_min", "act_max"])
+
+
+class Quant(C.Structure):
+    _fields_ = [("multiplier", C.POINTER(I32)), ("shift", C.POINTER(I32)),
+                ("per_channel", I32)]
+
+
+class Ctx(C.Structure):
+    _fields_ = [("buf", C.c_void_p), ("size", I32)]
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory: pytest.TempPathFactory) -> C.CDLL:
+    sources = sorted((KERNELS_DIR / "portable").glob("*.c")) + \
+        sorted((KERNELS_DIR / "cortex_m4").glob("*.c"))
+    so = tmp_path_factory.mktemp("m4_units") / "libkernels.so"
+    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic",
+                    "-fPIC", "-shared", f"-I{KERNELS_DIR / 'include'}",
+                    f"-I{KERNELS_DIR / 'cortex_m4'}", *map(str, sources), "-o", str(so)],
+                   check=True)
+    return C.CDLL(str(so))
+
+
+def p8(a: np.ndarray):
+    return a.ctypes.data_as(C.POINTER(C.c_int8))
+
+
+def p32(a: np.ndarray):
+    return a.ctypes.data_as(C.POINTER(I32))
+
+
+def test_avgpool_golden_cases(lib: C.CDLL) -> None:
+    """The portable kernel's hand-worked cases: rounding half away from zero, clipped windows."""
+    p = PoolParams(2, 2, 0, 0, 2, 2, -128, 127)
+    y = np.zeros(1, np.int8)
+    for x, want in (([1, 2, 3, 5], 3), ([-1, -2, -3, -4], -3)):
+        assert lib.tml_avgpool_s8_m4(None, C.byref(p), C.byref(Dims(1, 2, 2, 1)),
+                                     p8(np.array(x, np.int8)), C.byref(Dims(1, 1, 1, 1)),
+                                     p8(y)) == 0
+        assert y[0] == want
+    p = PoolParams(1, 1, 0, 1, 1, 3, -128, 127)  # SAME: windows clipped to the input
+    x = np.array([10, 20, 31], np.int8)
+    y = np.zeros(3, np.int8)
+    lib.tml_avgpool_s8_m4(None, C.byref(p), C.byref(Dims(1, 1, 3, 1)), p8(x),
+                          C.byref(Dims(1, 1, 3, 1)), p8(y))
+    assert list(y) == [15, 20, 26]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_avgpool_matches_portable(lib: C.CDLL, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    depth = int(rng.choice([16, 32, 5, 64]))
+    h, w = int(rng.integers(2, 9)), int(rng.integers(2, 9))
+    fh, fw = int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1))
+    sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    oh, ow = (h - fh) // sh + 1, (w - fw) // sw + 1
+    lo = int(rng.integers(-128, 0))
+    p = PoolParams(sh, sw, 0, 0, fh, fw, lo, 127)
+    x = rng.integers(-128, 128, h * w * depth, dtype=np.int8)
+    want, got = np.zeros(oh * ow * depth, np.int8), np.ones(oh * ow * depth, np.int8)
+    args = (C.byref(p), C.byref(Dims(1, h, w, depth)), p8(x), C.byref(Dims(1, oh, ow, depth)))
+    assert lib.tml_avgpool_s8(None, *args, p8(want)) == 0
+    assert lib.tml_avgpool_s8_m4(None, *args, p8(got)) == 0
+    np.testing.assert_array_equal(got, want)
+
+
+def _quant(rng: np.random.Generator, channels: int, zp_out: int, clamp: bool):
+    mults = rng.integers(1 << 30, 1 << 31, channels).astype(np.int32)
+    shifts = rng.integers(-10, 0, channels).astype(np.int32)
+    hi = int(rng.integers(zp_out + 1, 128)) if clamp else 127
+    lo = zp_out if not clamp else int(rng.integers(zp_out, hi))
+    return mults, shifts, lo, hi
+
+
+def _folded(mults, shifts, in_off: int, zp_out: int, lo: int, hi: int, w2d: np.ndarray,
+            bias: np.ndarray) -> np.ndarray:
+    call = SimpleNamespace(multipliers=list(map(int, mults)), shifts=list(map(int, shifts)),
+                           params={"input_offset": in_off, "output_offset": zp_out,
+                                   "act_min": lo, "act_max": hi}, index=0)
+    return np.ascontiguousarray(fold_requant(call, w2d, bias), dtype=np.int32)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_conv_im2col_matches_portable(lib: C.CDLL, seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(1, 3))
+    h, w, c = int(rng.integers(1, 9)), int(rng.integers(1, 9)), int(rng.integers(1, 7))
+    fh, fw = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    dh, dw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    oc = int(rng.integers(1, 20))
+    same = bool(rng.integers(0, 2))
+    eh, ew = (fh - 1) * dh + 1, (fw - 1) * dw + 1
+    if same:
+        oh, ow = -(-h // sh), -(-w // sw)
+        ph = max(0, ((oh - 1) * sh + eh - h) // 2)
+        pw = max(0, ((ow - 1) * sw + ew - w) // 2)
+    else:
+        if eh > h or ew > w:
+            eh, ew, fh, fw, dh, dw = 1, 1, 1, 1, 1, 1
+        oh, ow, ph, pw = (h - eh) // sh + 1, (w - ew) // sw + 1, 0, 0
+    in_off, zp_out = int(rng.integers(-127, 128)), int(rng.integers(-128, 100))
+    mults, shifts, lo, hi = _quant(rng, oc, zp_out, clamp=bool(rng.integers(0, 2)))
+    x = rng.integers(-128, 128, n * h * w * c, dtype=np.int8)
+    wts = rng.integers(-127, 128, (oc, fh, fw, c), dtype=np.int8)
+    bias = rng.integers(-5000, 5000, oc).astype(np.int32)
+    params = ConvParams(sh, sw, ph, pw, dh, dw, in_off, zp_out, lo, hi)
+    q = Quant(p32(mults), p32(shifts), 1)
+    want = np.zeros(n * oh * ow * oc, np.int8)
+    dims = (Dims(n, h, w, c), Dims(oc, fh, fw, c), Dims(n, oh, ow, oc))
+    assert lib.tml_conv2d_s8(None, C.byref(params), C.byref(q), C.byref(dims[0]), p8(x),
+                             C.byref(dims[1]), p8(wts), p32(bias), C.byref(dims[2]),
+                             p8(want)) == 0
+    k = fh * fw * c
+    kp = (k + 3) // 4 * 4
+    padded = np.zeros((oc, kp), np.int8)
+    padded[:, :k] = wts.reshape(oc, k)
+    rq = _folded(mults, shifts, in_off, zp_out, lo, hi, wts.reshape(oc, k), bias)
+    scratch = np.zeros(4 * kp * 2 // 4 + 1, np.int32)
+    got = np.ones_like(want)
+    ctx = Ctx(scratch.ctypes.data, scratch.nbytes)
+    assert lib.tml_conv2d_s8_m4(C.byref(ctx), C.byref(params), p32(rq), C.byref(dims[0]),
+                                p8(x), C.byref(dims[1]), p8(padded), C.byref(dims[2]),
+                                p8(got)) == 0
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_conv_1x1_in_place_matches_portable(lib: C.CDLL, seed: int) -> None:
+    rng = np.random.default_rng(200 + seed)
+    pixels = int(rng.integers(1, 14))
+    c = 4 * int(rng.integers(1, 24))  # up to 92 values: more than one 64-value pass
+    in_off, zp_out = int(rng.integers(-127, 128)), int(rng.integers(-128, 100))
+    mults, shifts, lo, hi = _quant(rng, c, zp_out, clamp=bool(rng.integers(0, 2)))
+    x = rng.integers(-128, 128, pixels * c, dtype=np.int8)
+    wts = rng.integers(-127, 128, (c, c), dtype=np.int8)
+    bias = rng.integers(-5000, 5000, c).astype(np.int32)
+    params = ConvParams(1, 1, 0, 0, 1, 1, in_off, zp_out, lo, hi)
+    dims = (Dims(1, 1, pixels, c), Dims(c, 1, 1, c), Dims(1, 1, pixels, c))
+    want = np.zeros_like(x)
+    q = Quant(p32(mults), p32(shifts), 1)
+    lib.tml_conv2d_s8(None, C.byref(params), C.byref(q), C.byref(dims[0]), p8(x),
+                      C.byref(dims[1]), p8(wts), p32(bias), C.byref(dims[2]), p8(want))
+    rq = _folded(mults, shifts, in_off, zp_out, lo, hi, wts, bias)
+    scratch = np.zeros(2 * c, np.int32)
+    ctx = Ctx(scratch.ctypes.data, scratch.nbytes)
+    buf = x.copy()  # in place: output == input
+    assert lib.tml_conv2d_1x1_s8_m4(C.byref(ctx), C.byref(params), p32(rq), C.byref(dims[0]),
+                                    p8(buf), C.byref(dims[1]), p8(wts), C.byref(dims[2]),
+                                    p8(buf)) == 0
+    np.testing.assert_array_equal(buf, want)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_depthwise_3x3_in_place_matches_portable(lib: C.CDLL, seed: int) -> None:
+    rng = np.random.default_rng(300 + seed)
+    n, h, w, c = int(rng.integers(1, 3)), int(rng.integers(1, 8)), int(rng.integers(1, 8)), \
+        int(rng.integers(1, 10))
+    if seed < 3:
+        w = 5  # the rows-of-5 path
+    in_off, zp_out = int(rng.integers(-127, 128)), int(rng.integers(-128, 100))
+    mults, shifts, lo, hi = _quant(rng, c, zp_out, clamp=seed % 2 == 1)
+    x = rng.integers(-128, 128, n * h * w * c, dtype=np.int8)
+    wts = rng.integers(-127, 128, (1, 3, 3, c), dtype=np.int8)
+    bias = rng.integers(-5000, 5000, c).astype(np.int32)
+    params = DwParams(1, 1, 1, 1, 1, 1, 1, in_off, zp_out, lo, hi)
+    dims = (Dims(n, h, w, c), Dims(1, 3, 3, c), Dims(n, h, w, c))
+    want = np.zeros_like(x)
+    q = Quant(p32(mults), p32(shifts), 1)
+    lib.tml_depthwise_conv2d_s8(None, C.byref(params), C.byref(q), C.byref(dims[0]), p8(x),
+                                C.byref(dims[1]), p8(wts), p32(bias), C.byref(dims[2]),
+                                p8(want))
+    rq = _folded(mults, shifts, in_off, zp_out, lo, hi, wts.reshape(9, c).T, bias)
+    scratch = np.zeros(((h + 2) * (2 * ((w + 1) // 2) + 2) * 2 + 3) // 4, np.int32)
+    ctx = Ctx(scratch.ctypes.data, scratch.nbytes)
+    buf = x.copy()
+    assert lib.tml_depthwise_conv2d_3x3_s8_m4(C.byref(ctx), C.byref(params), p32(rq),
+                                              C.byref(dims[0]), p8(buf), C.byref(dims[1]),
+                                              p8(wts), C.byref(dims[2]), p8(buf)) == 0
+    np.testing.assert_array_equal(buf, want)
+
+
+def test_refuses_bad_arguments(lib: C.CDLL, tmp_path: Path) -> None:
+    params = ConvParams(1, 1, 0, 0, 1, 1, 0, 0, -128, 127)
+    x = np.zeros(12, np.int8)
+    ctx = Ctx(None, 0)  # no scratch
+    rq = np.zeros(3 * 3, np.int32)
+    assert lib.tml_conv2d_1x1_s8_m4(C.byref(ctx), C.byref(params), p32(rq),
+                                    C.byref(Dims(1, 1, 3, 4)), p8(x), C.byref(Dims(3, 1, 1, 4)),
+                                    p8(x), C.byref(Dims(1, 1, 3, 3)), p8(x)) == -1
