@@ -1,6 +1,7 @@
 /* nano33 board layer (nRF52840): crystal clock, UART0 on the header pins with an RX interrupt
  * feeding a ring buffer, system reset. Addresses from the nRF52840 product specification. */
 #include "cortexm.h"
+#include "rx_ring.h"
 #include "tml_board.h"
 
 /* CLOCK: start the 64 MHz crystal, the UART baud rate is off by up to 8% on the RC oscillator. */
@@ -42,13 +43,6 @@
 #define TML_UART_RX_PIN 42u /* P1.10 */
 #endif
 
-#define RX_RING_BYTES 16384u /* power of two, more than one maximum request frame */
-
-static volatile uint8_t rx_ring[RX_RING_BYTES];
-static volatile uint32_t rx_head; /* written by the interrupt */
-static volatile uint32_t rx_tail; /* written by the main loop */
-static volatile uint32_t rx_overruns;
-
 typedef void (*tml_vector)(void);
 extern const tml_vector tml_vector_table[]; /* boards/common/cortex-m/startup.c */
 
@@ -72,14 +66,7 @@ void tml_irq2_handler(void) {
     }
     while (UART_EVENTS_RXDRDY) {
         UART_EVENTS_RXDRDY = 0;
-        uint8_t byte = (uint8_t)UART_RXD;
-        uint32_t head = rx_head;
-        if (head - rx_tail < RX_RING_BYTES) {
-            rx_ring[head & (RX_RING_BYTES - 1u)] = byte;
-            rx_head = head + 1u;
-        } else {
-            rx_overruns++;
-        }
+        tml_rx_ring_push((uint8_t)UART_RXD);
     }
 }
 
@@ -118,33 +105,5 @@ void tml_uart_write(const uint8_t *data, size_t len) {
         UART_TXD = data[i];
         while (!UART_EVENTS_TXDRDY) {
         }
-    }
-}
-
-int tml_uart_read(uint8_t *out) {
-    uint32_t tail = rx_tail;
-    if (tail == rx_head) {
-        return 0;
-    }
-    *out = rx_ring[tail & (RX_RING_BYTES - 1u)];
-    rx_tail = tail + 1u;
-    return 1;
-}
-
-uint32_t tml_uart_overruns(void) { return rx_overruns; }
-
-void tml_board_idle(void) {
-    tml_irq_disable();
-    if (rx_tail == rx_head) {
-        tml_wfi(); /* a pending interrupt wakes the core even with interrupts masked */
-    }
-    tml_irq_enable();
-}
-
-void tml_board_reset(void) {
-    tml_dsb();
-    SCB_AIRCR = (0x05FAu << 16) | (1u << 2); /* VECTKEY | SYSRESETREQ */
-    tml_dsb();
-    for (;;) {
     }
 }
