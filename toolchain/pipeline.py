@@ -73,18 +73,17 @@ def features_stage(data_dir: str | os.PathLike, recipe: Recipe | str,
 
 def train_stage(features: Path, recipe: Recipe | str, build_dir: str | os.PathLike) -> Path:
     """Stage ``kws_train``: train the recipe's float model; returns ``float/model.keras``."""
-    from . import architectures
-    from .train import fit
-
     r = _recipe(recipe)
     bd, sub = _stage_dir(build_dir, r)
     params = {"model": r.section("model"), "train": r.section("train"), "seed": r.seed}
     out = f"{sub}/float"
 
     def run(tmp: Path) -> None:
+        from . import architectures
+        from .train import fit, set_seed
+
         splits = load_features(features)
         tr, va = splits["train"], splits["val"]
-        from .train import set_seed
 
         set_seed(r.train.seed)
         model = architectures.build(r.architecture, len(tr.labels), **r.model_overrides)
@@ -173,17 +172,17 @@ def compress_stage(features: Path, float_model: Path, recipe: Recipe | str,
                    build_dir: str | os.PathLike) -> Path:
     """Stage ``kws_compress``: the recipe's compression steps, int8 conversion and its check
     against the Keras model on the held-out speakers. Returns ``model.tflite``."""
-    import tf_keras as keras
-
-    from . import architectures
-    from .convert import to_int8_tflite, verify
-
     r = _recipe(recipe)
     bd, sub = _stage_dir(build_dir, r)
     params = {"compress": r.raw.get("compress", []), "seed": r.seed}
     outs = [f"{sub}/model.tflite", f"{sub}/report.json"]
 
     def run(tmp: Path) -> None:
+        import tf_keras as keras  # TensorFlow only when the stage really runs
+
+        from . import architectures
+        from .convert import to_int8_tflite, verify
+
         t0 = time.time()
         splits = load_features(features)
         te = splits["test"]
