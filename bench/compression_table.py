@@ -27,9 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--recipe", default="cnn_compressed")
     p.add_argument("--build-dir", default="build")
     p.add_argument("--out", default=None)
+    p.add_argument("--no-device", action="store_true", help="skip the qemu-m4 measurements")
     args = p.parse_args(argv)
     json_path, md_path = write_table(paths.speech_commands_dir(args.data), args.recipe,
-                                     args.build_dir, args.out)
+                                     args.build_dir, args.out, device=not args.no_device)
     print(md_path.read_text())
     print(f"written: {json_path} {md_path}")
     return 0

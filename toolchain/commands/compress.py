@@ -15,6 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--table", action="store_true",
                    help="write the compression table (float, factorized, pruned, QAT, distilled)")
     p.add_argument("--out", default=None, help="table output folder (default BUILD/reports)")
+    p.add_argument("--no-device", action="store_true",
+                   help="table without the qemu-m4 instruction counts")
     p.set_defaults(run=run)
 
 
@@ -29,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
 
         recipe = args.recipe if args.recipe != "ds_cnn_s" else "cnn_compressed"
         out = Path(args.out) if args.out else Path(args.build_dir) / "reports"
-        json_path, md_path = compression_table.write_table(data_dir, recipe, args.build_dir,
-                                                           out)
+        json_path, md_path = compression_table.write_table(
+            data_dir, recipe, args.build_dir, out, device=not args.no_device)
         print(md_path.read_text())
         print(f"written: {json_path} {md_path}")
         return 0

@@ -35,11 +35,12 @@ def _row(name: str, what: str, model: Any, flat: bytes, splits: dict, q: Any, tm
     te = splits["test"]
     path = tmp / f"{name.split()[0].lower()}.tflite"
     path.write_bytes(flat)
+    model_file = path.name
     v = verify(model, flat, te.x, te.y, input_q=q)
     return {"row": name, "what": what, "keras_accuracy": v.keras_accuracy,
             "keras_is_qat": qat_model, "int8_accuracy": v.int8_accuracy,
             "params": architectures.count_params(model), **measure_tflite(path),
-            "device_instructions": None}
+            "model_file": model_file, "device_instructions": None}
 
 
 def build_rows(data_dir: str | os.PathLike, recipe: Any, build_dir: str | os.PathLike,
@@ -108,12 +109,14 @@ def reference_rows(data_dir: str | os.PathLike, build_dir: str | os.PathLike) ->
                      "int8_accuracy": rep["int8_accuracy"], "params": rep["params"],
                      **{k: rep.get(k) for k in ("tflite_bytes", "macs", "weight_bytes",
                                                 "arena_bytes", "flash_bytes")},
+                     "model_file": str(s_report.parent.resolve() / "model.tflite"),
                      "device_instructions": None})
     ref = paths.mlperf_kws_model()
     acc = tflite_accuracy_on_clips(ref, data_dir)
     rows.append({"row": "MLPerf Tiny reference (int8)", "what": "trained on the full set",
                  "keras_accuracy": None, "keras_is_qat": False, "int8_accuracy": acc["accuracy"],
-                 "params": None, **measure_tflite(ref), "device_instructions": None})
+                 "params": None, **measure_tflite(ref), "model_file": str(ref),
+                 "device_instructions": None})
     return rows
 
 
@@ -125,28 +128,51 @@ def to_markdown(rows: list[dict[str, Any]], title: str) -> str:
         return "-" if v is None else f"{int(v):,}"
 
     lines = [f"# {title}", "",
-             "| row | float acc | int8 acc | params | MACs | flash B | arena B | .tflite B | "
-             "device instr. (qemu-m4) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| row | float acc | int8 acc | params | MACs | flash B (model) | arena B | "
+             ".tflite B | device instructions (qemu-m4) | device flash B (code + model) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         lines.append(
             f"| {r['row']} | {pct(r['keras_accuracy'])}{' (QAT)' if r['keras_is_qat'] else ''}"
             f" | {pct(r['int8_accuracy'])} | {num(r['params'])} | {num(r.get('macs'))} | "
             f"{num(r.get('flash_bytes'))} | {num(r.get('arena_bytes'))} | "
-            f"{num(r.get('tflite_bytes'))} | {num(r.get('device_instructions'))} |")
+            f"{num(r.get('tflite_bytes'))} | {num(r.get('device_instructions'))} | "
+            f"{num(r.get('device_flash_bytes'))} |")
     lines += ["", "Accuracy on the held-out test speakers (80/20 speaker-disjoint split); int8 on "
               "the TFLite Micro runtime. flash = int8 weights + int32 biases + requantization "
-              "tables; arena = activation RAM (compiler, cortex-m4). MACs from the compiler.", ""]
+              "tables; arena = activation RAM (compiler, cortex-m4). MACs from the compiler. "
+              "Device: instructions of one inference on the emulated Cortex-M4 (QEMU -icount); "
+              "the JSON says whether the device outputs equal TFLite Micro's "
+              "(device_outputs_match_tflm).", ""]
     return "\n".join(lines)
+
+
+def add_device_figures(rows: list[dict[str, Any]], models_dir: Path,
+                       board: str = "qemu-m4") -> None:
+    """Fill ``device_instructions`` (whole inference on the emulated board, QEMU -icount),
+    ``device_flash_bytes`` (code + weights + quantization tables) and
+    ``device_outputs_match_tflm`` for every row with a model file (``toolchain.bench``)."""
+    from ..bench import run_bench
+
+    for row in rows:
+        f = row.get("model_file")
+        if not f:
+            continue
+        path = Path(f) if Path(f).is_absolute() else models_dir / f
+        res = run_bench(path, board=board, n_random=2, compare_generic=False)
+        row["device_instructions"] = res.instructions
+        row["device_flash_bytes"] = res.flash.total
+        row["device_outputs_match_tflm"] = f"{res.outputs_identical_to_tflm}/{res.inputs}"
 
 
 def write_table(data_dir: str | os.PathLike, recipe: Any = "cnn_compressed",
                 build_dir: str | os.PathLike = "build",
-                out_dir: str | os.PathLike | None = None) -> tuple[Path, Path]:
-    """Build every row and write ``compression_table.json`` and ``compression_table.md``
-    (content-hashed: reused when the data, recipe and code inputs are unchanged)."""
-    import tempfile
-
+                out_dir: str | os.PathLike | None = None, device: bool = True,
+                board: str = "qemu-m4") -> tuple[Path, Path]:
+    """Build every row and write ``compression_table.json`` and ``compression_table.md`` (and
+    the row models in ``compression_models/``); content-hashed: reused when the data, recipe
+    and settings are unchanged. With ``device``, each int8 model also runs on the emulated
+    ``board`` for instruction counts (needs arm-none-eabi-gcc and qemu-system-arm)."""
     from ..artifacts import BuildDir
     from ..recipe import load_recipe
 
@@ -155,12 +181,14 @@ def write_table(data_dir: str | os.PathLike, recipe: Any = "cnn_compressed",
     bd = BuildDir(build_dir)
     feats_name = f"kws/{r.name}/features.npz"
     json_rel, md_rel = "reports/compression_table.json", "reports/compression_table.md"
+    models_rel = "reports/compression_models"
 
     def run(tmp: Path) -> None:
-        with tempfile.TemporaryDirectory() as work:
-            rows = build_rows(data_dir, r, build_dir, Path(work))
-            rows += reference_rows(data_dir, build_dir)
-        (tmp / "reports").mkdir(parents=True, exist_ok=True)
+        (tmp / models_rel).mkdir(parents=True)
+        rows = build_rows(data_dir, r, build_dir, tmp / models_rel)
+        rows += reference_rows(data_dir, build_dir)
+        if device:
+            add_device_figures(rows, tmp / models_rel, board)
         (tmp / json_rel).write_text(json.dumps({"recipe": r.name, "rows": rows}, indent=1))
         (tmp / md_rel).write_text(to_markdown(rows, f"Compression table ({r.name})"))
 
@@ -171,7 +199,9 @@ def write_table(data_dir: str | os.PathLike, recipe: Any = "cnn_compressed",
     inputs: dict[str, Any] = {"features": Path(build_dir) / feats_name}
     if s_report.exists():
         inputs["ds_cnn_s"] = s_report
-    bd.run_stage(f"kws-{r.name}-table", inputs, {"recipe": r.raw}, [json_rel, md_rel], run)
+    bd.run_stage(f"kws-{r.name}-table", inputs,
+                 {"recipe": r.raw, "device": device, "board": board, "format": 2},
+                 [json_rel, md_rel, models_rel], run)
     json_path, md_path = bd.root / json_rel, bd.root / md_rel
     if out.resolve() != (bd.root / "reports").resolve():
         out.mkdir(parents=True, exist_ok=True)
