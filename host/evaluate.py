@@ -62,6 +62,11 @@ def select_clips(data_dir: Path, labels: list[str], limit: int | None = None) ->
             f"no clips in {data_dir}: expected folders named after the model's labels "
             f"({', '.join(labels)}) holding .wav files"
         )
+    return _round_robin(per_label, limit)
+
+
+def _round_robin(per_label: list[list[Clip]], limit: int | None) -> list[Clip]:
+    """Take clips label by label in turn, so any prefix is as balanced as possible."""
     out: list[Clip] = []
     total = sum(len(c) for c in per_label)
     want = total if limit is None else min(limit, total)
@@ -72,6 +77,21 @@ def select_clips(data_dir: Path, labels: list[str], limit: int | None = None) ->
                 out.append(clips[depth])
         depth += 1
     return out
+
+
+def select_split_clips(data_dir: Path, keywords: list[str], fractions: dict[str, float],
+                       labels: list[str], split: str = "test",
+                       limit: int | None = None) -> list[Clip]:
+    """The clips of one speaker-disjoint split (``toolchain.data.split_by_speaker``), with the
+    recipe's keyword list (other words are ``unknown``), round-robin over labels like
+    :func:`select_clips`. Used to evaluate a trained model on speakers it never heard."""
+    from toolchain.data import scan, split_by_speaker
+
+    chosen = split_by_speaker(scan(data_dir, keywords), fractions)[split]
+    per_label: list[list[Clip]] = [[] for _ in labels]
+    for c in sorted(chosen, key=lambda c: str(c.path)):
+        per_label[c.label].append(Clip(c.path, labels[c.label], c.label))
+    return _round_robin([clips for clips in per_label if clips], limit)
 
 
 def load_pcm(path: Path, sample_rate_hz: int) -> np.ndarray:

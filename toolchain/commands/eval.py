@@ -63,19 +63,64 @@ def _print_summary(s: dict[str, Any]) -> None:
         print(f"{lab:>{width}} " + " ".join(f"{v:>4}" for v in row))
 
 
-def run(args: argparse.Namespace) -> int:
+def evaluate_firmware(board: Any, fw: Any, model: Path, clips: list, labels: list[str], *,
+                      mode: str = "audio", port: str | None = None, bulk: bool = False,
+                      progress: bool = True) -> Any:
+    """Run ``clips`` through the built firmware ``fw``: the emulator's bulk path, a serial port,
+    or the emulator's serial line. Returns the EvalReport (memory filled from the ELF)."""
     from dataclasses import asdict
 
     from host.emulators import emulator_for
-    from host.evaluate import (
-        EvalIncompleteError,
-        HostPipeline,
-        evaluate_bulk,
-        evaluate_serial,
-        select_clips,
-        write_report,
-    )
+    from host.evaluate import HostPipeline, evaluate_bulk, evaluate_serial
     from host.link import Link
+
+    from ..errors import BadInputError
+
+    host = HostPipeline(model)
+    if bulk:
+        if mode != "audio":
+            raise BadInputError("--bulk runs audio mode only")
+        report = evaluate_bulk(emulator_for(board, fw.elf), board, model, clips, labels, host,
+                               progress=progress)
+    elif port:
+        with Link.open(port) as link:
+            report = evaluate_serial(link, board, model, clips, labels, mode, host, progress,
+                                     transport=port)
+    else:
+        if not board.emulated:
+            raise BadInputError(f"{board.name} is a real board: pass --port (its serial port)")
+        with emulator_for(board, fw.elf) as emulator:
+            url = emulator.start()
+            with Link.open(url) as link:
+                report = evaluate_serial(link, board, model, clips, labels, mode, host,
+                                         progress, transport=f"QEMU serial {url}")
+    report.memory = asdict(fw.memory)
+    report.memory.pop("sections", None)
+    return report
+
+
+def finish_report(report: Any, n_clips: int, report_dir: str | None, as_json: bool) -> int:
+    """Write the report files, print the summary, and fail (exit 4) when the run stopped early."""
+    from host.evaluate import EvalIncompleteError, write_report
+
+    if report_dir:
+        paths = write_report(report, Path(report_dir))
+        print(f"report: {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    if as_json:
+        print(report.to_json())
+    else:
+        _print_summary(report.summary())
+    if report.failure:
+        raise EvalIncompleteError(
+            f"stopped at clip {report.failed_clip} after {report.n} of {n_clips} clips "
+            f"({report.failure}); partial results kept above"
+            + (f" and in {report_dir}" if report_dir else "")
+        )
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from host.evaluate import select_clips
 
     from ..boards import load_board
     from ..compiler import inspect_model
@@ -93,40 +138,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--limit must be positive, got {args.limit}")
     fw = build_firmware(model, board, args.build_dir or DEFAULT_BUILD_ROOT)
     clips = select_clips(data, labels, args.limit)
-    host = HostPipeline(model)
-    progress = not args.no_progress and not args.json
     print(f"data: {len(clips)} clips from {data}", file=sys.stderr)
-
-    if args.bulk:
-        if args.mode != "audio":
-            raise BadInputError("--bulk runs audio mode only")
-        emulator = emulator_for(board, fw.elf)
-        report = evaluate_bulk(emulator, board, model, clips, labels, host, progress=progress)
-    elif args.port:
-        with Link.open(args.port) as link:
-            report = evaluate_serial(link, board, model, clips, labels, args.mode, host,
-                                     progress, transport=args.port)
-    else:
-        if not board.emulated:
-            raise BadInputError(f"{board.name} is a real board: pass --port (its serial port)")
-        with emulator_for(board, fw.elf) as emulator:
-            url = emulator.start()
-            with Link.open(url) as link:
-                report = evaluate_serial(link, board, model, clips, labels, args.mode, host,
-                                         progress, transport=f"QEMU serial {url}")
-    report.memory = asdict(fw.memory)
-    report.memory.pop("sections", None)
-    if args.report:
-        paths = write_report(report, Path(args.report))
-        print(f"report: {', '.join(str(p) for p in paths)}", file=sys.stderr)
-    if args.json:
-        print(report.to_json())
-    else:
-        _print_summary(report.summary())
-    if report.failure:
-        raise EvalIncompleteError(
-            f"stopped at clip {report.failed_clip} after {report.n} of {len(clips)} clips "
-            f"({report.failure}); partial results kept above"
-            + (f" and in {args.report}" if args.report else "")
-        )
-    return 0
+    report = evaluate_firmware(board, fw, model, clips, labels, mode=args.mode, port=args.port,
+                               bulk=args.bulk, progress=not args.no_progress and not args.json)
+    return finish_report(report, len(clips), args.report, args.json)
