@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from models_util import kws_real_inputs
 
+from toolchain.bench import build_semihosting_elf, run_semihosting_elf
 from toolchain.compiler import compile_model
 from toolchain.compiler.plot import plot_op_costs
 from toolchain.reference import TFLMReference
@@ -23,8 +23,6 @@ REPO = Path(__file__).resolve().parents[1]
 DEVICE_DIR = REPO / "tests" / "compiler_device"
 REPORT = REPO / "build" / "reports" / "compiler_kws_device.json"
 INSTRUCTIONS_PER_TICK = 40
-ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2",
-             "-std=c99", "-Wall", "-Wextra", "-Werror"]
 
 
 @pytest.fixture(scope="module")
@@ -33,25 +31,16 @@ def device_run(mlperf_model: Path, speech_commands: Path, tmp_path_factory) -> d
         assert shutil.which(tool), f"{tool} not found (apt gcc-arm-none-eabi qemu-system-arm)"
     work = tmp_path_factory.mktemp("compiler_device")
     report = compile_model(mlperf_model, work / "gen", target="generic")
-    elf = work / "model.elf"
-    subprocess.run(
-        ["arm-none-eabi-gcc", *ARM_FLAGS, f"-I{work / 'gen'}", f"-I{DEVICE_DIR}",
-         '-DTINYML_HOOKS_HEADER="device_hooks.h"', str(DEVICE_DIR / "main.c"),
-         *map(str, sorted((work / "gen").glob("*.c"))), "-nostartfiles", "--specs=nano.specs",
-         f"-T{DEVICE_DIR / 'mps2_an386.ld'}", "-lc", "-lgcc", "-o", str(elf)],
-        check=True, capture_output=True, text=True,
-    )
+    elf = build_semihosting_elf(
+        [DEVICE_DIR / "main.c", *sorted((work / "gen").glob("*.c"))], work / "model.elf",
+        "qemu-m4", include_dirs=[work / "gen", DEVICE_DIR],
+        defines=['TINYML_HOOKS_HEADER="device_hooks.h"'], std="c99")
     ref = TFLMReference(mlperf_model)
     real, _ = kws_real_inputs(speech_commands, *ref.input_quant, per_label=1)
     rng = np.random.default_rng(5)
     inputs = np.concatenate([real, rng.integers(-128, 128, (12, real.shape[1]), dtype=np.int8)])
     inputs.tofile(work / "inputs.bin")
-    run = subprocess.run(
-        ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial",
-         "none", "-icount", "shift=0", "-semihosting-config", "enable=on,target=native",
-         "-kernel", str(elf)],
-        cwd=work, capture_output=True, text=True, timeout=300,
-    )
+    run = run_semihosting_elf(elf, work, "qemu-m4", timeout=300)
     assert run.returncode == 0, f"QEMU exit {run.returncode}: {run.stdout} {run.stderr}"
     n = len(inputs)
     return {

@@ -16,17 +16,16 @@ import pytest
 
 from toolchain import frontend
 from toolchain.audio import load_wavs
+from toolchain.bench import build_semihosting_elf, run_semihosting_elf
 
 REPO = Path(__file__).resolve().parents[1]
 DEVICE_DIR = REPO / "tests" / "frontend_device"
 FRONTEND_DIR = REPO / "firmware" / "frontend"
 REPORT_DIR = REPO / "build" / "reports"
 INSTRUCTIONS_PER_TICK = 40
-# The device build deliberately uses GNU C mode without -ffp-contract=off (GCC would contract
-# into VFMA): the sources themselves must forbid contraction.
-ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2",
-             "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-ffunction-sections",
-             "-fdata-sections"]
+# The device build (toolchain.bench.build_semihosting_elf) deliberately uses GNU C mode without
+# -ffp-contract=off (GCC would contract into VFMA): the sources themselves must forbid
+# contraction.
 
 
 NUM_REAL_CLIPS = 24
@@ -52,26 +51,15 @@ def build_and_run(work: Path, pcm: np.ndarray, lengths: np.ndarray, opt: str = "
     """Build the test program with ``opt``, run it in QEMU on the clips, read its outputs."""
     work.mkdir(parents=True, exist_ok=True)
     frontend.emit_c(frontend.MLPERF_TINY, work)
-    elf = work / "frontend_test.elf"
     sources = [DEVICE_DIR / "main.c", *sorted(FRONTEND_DIR.glob("*.c")), work / "frontend_tables.c"]
-    flags = [opt if f == "-O2" else f for f in ARM_FLAGS]
-    subprocess.run(
-        ["arm-none-eabi-gcc", *flags, f"-I{FRONTEND_DIR}", f"-I{work}", *map(str, sources),
-         "-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections",
-         f"-T{DEVICE_DIR / 'mps2_an386.ld'}", "-lc", "-lgcc", "-o", str(elf)],
-        check=True, capture_output=True, text=True,
-    )
+    elf = build_semihosting_elf(sources, work / "frontend_test.elf", "qemu-m4",
+                                include_dirs=[FRONTEND_DIR, work], opt=opt)
     disassembly = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], check=True,
                                  capture_output=True, text=True).stdout
     with open(work / "pcm.bin", "wb") as f:
         for clip, n in zip(pcm, lengths, strict=True):
             f.write(np.uint32(n).tobytes() + clip.tobytes())
-    run = subprocess.run(
-        ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial",
-         "none", "-icount", "shift=0", "-semihosting-config", "enable=on,target=native",
-         "-kernel", str(elf)],
-        cwd=work, capture_output=True, text=True, timeout=300,
-    )
+    run = run_semihosting_elf(elf, work, "qemu-m4", timeout=300)
     assert run.returncode == 0, f"QEMU exit {run.returncode}: {run.stdout} {run.stderr}"
     shape = (len(pcm), *frontend.MLPERF_TINY.feature_shape)
     return {

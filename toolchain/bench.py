@@ -1,7 +1,9 @@
 """Benchmark a compiled model on an emulated board: instructions per layer, RAM, flash.
 
 :func:`run_bench` compiles the model for a target, links it with the bench firmware
-(``firmware/bench``: semihosting, per-op SysTick regions) using arm-none-eabi-gcc, runs it in QEMU
+(``firmware/bench``: per-op SysTick regions) and the board layer's startup, semihosting and tick
+source (:func:`build_semihosting_elf`, also used by the device tests) using arm-none-eabi-gcc,
+runs it in QEMU
 under ``-icount shift=0`` (one SysTick tick per 40 guest instructions, exactly repeatable) on a
 batch of inputs, and checks every device output against the TFLite Micro runtime. It reports
 total and per-layer instructions, MACs per instruction, the arena (activation RAM), the model's
@@ -15,6 +17,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +26,12 @@ import numpy as np
 
 from .boards import Board, load_board
 from .errors import BadInputError, TinymlError
-from .paths import FIRMWARE_DIR
+from .paths import BOARDS_DIR, FIRMWARE_DIR
 
 BENCH_DIR = FIRMWARE_DIR / "bench"
+APP_DIR = FIRMWARE_DIR / "app"  # tml_board.h, the board layer's interface
+# Board-layer files a semihosting program links instead of its own startup and I/O.
+BOARD_LAYER_SOURCES = ("startup.c", "semihost.c", "ticks_systick.c")
 QEMU_TIMEOUT_S = 900
 
 # CMSIS-NN on QEMU mps2-an386 (-O2, DSP), MLPerf Tiny KWS reference model (DEVELOPERS.md).
@@ -142,14 +148,60 @@ def flash_split(gen_dir: Path, board: Board, weight_bytes: int, quant_bytes: int
                       quant_params=quant_bytes, total=total)
 
 
+def memory_ld(board: Board) -> str:
+    """The linker's MEMORY block and ``__stack_size__`` for ``board`` (INCLUDEd by
+    boards/common/<arch>/link.ld), as boards/platform/builder/main.py writes it."""
+    mem = board.raw["memory"]
+    return ("MEMORY\n{\n"
+            f"    FLASH (rx) : ORIGIN = 0x{mem['flash_origin']:08X}, "
+            f"LENGTH = {mem['flash_bytes']}\n"
+            f"    RAM (rwx)  : ORIGIN = 0x{mem['ram_origin']:08X}, LENGTH = {mem['ram_bytes']}\n"
+            f"}}\n__stack_size__ = {mem.get('stack_bytes', 8192)};\n")
+
+
+def build_semihosting_elf(sources: Sequence[Path], out_elf: Path,
+                          board: str | Board = "qemu-m4", include_dirs: Sequence[Path] = (),
+                          defines: Sequence[str] = (), opt: str = "-O2",
+                          std: str = "gnu11") -> Path:
+    """Compile and link a bare-metal program that talks to the host through semihosting.
+
+    ``sources`` (C files defining ``int main(void)``) are linked with the board layer's
+    startup (vector table, reset handler), semihosting calls and SysTick tick source from
+    boards/common/<arch>/, with its link.ld and a memory.ld written beside ``out_elf`` from the
+    board's board.toml. Flags: the board's CPU/FPU, ``opt``, ``-std=<std>``, -Wall -Wextra
+    -Werror, ``-D<defines>``. Raises TinymlError with the compiler output when gcc fails.
+    """
+    b = load_board(board) if isinstance(board, str) else board
+    arch_dir = BOARDS_DIR / "common" / str(b.raw["arch"])
+    out_elf.parent.mkdir(parents=True, exist_ok=True)
+    (out_elf.parent / "memory.ld").write_text(memory_ld(b))
+    flags = [opt if f == "-O2" else f"-std={std}" if f.startswith("-std=") else f for f in CFLAGS]
+    _run(["arm-none-eabi-gcc", *arm_flags(b), *flags, "-DTML_HAS_SEMIHOSTING=1",
+          *(f"-D{d}" for d in defines), *(f"-I{d}" for d in include_dirs), f"-I{APP_DIR}",
+          f"-I{arch_dir}", *map(str, sources), *(str(arch_dir / s) for s in BOARD_LAYER_SOURCES),
+          "-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", f"-L{out_elf.parent}",
+          f"-T{arch_dir / 'link.ld'}", "-lc", "-lgcc", "-o", str(out_elf)],
+         f"building {out_elf.name}")
+    return out_elf
+
+
+def run_semihosting_elf(elf: Path, work: Path, board: str | Board = "qemu-m4",
+                        timeout: float = QEMU_TIMEOUT_S) -> subprocess.CompletedProcess:
+    """Run ``elf`` in the board's QEMU machine with semihosting files relative to ``work``,
+    under ``-icount shift=0`` (one SysTick tick per board.instructions_per_tick instructions,
+    exactly repeatable). Returns the finished process (returncode = the program's exit code)."""
+    b = load_board(board) if isinstance(board, str) else board
+    cmd = ["qemu-system-arm", "-M", (b.emulator or {})["machine"], "-nographic", "-monitor",
+           "none", "-serial", "none", "-icount", "shift=0", "-semihosting-config",
+           "enable=on,target=native", "-kernel", str(elf)]
+    return subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout)
+
+
 def build_bench_elf(gen_dir: Path, board: Board, out_elf: Path) -> Path:
     """Link the bench firmware with a generated model library for the board."""
-    sources = [BENCH_DIR / "main.c", *sorted(gen_dir.glob("*.c"))]
-    _run(["arm-none-eabi-gcc", *arm_flags(board), *CFLAGS, f"-I{gen_dir}", f"-I{BENCH_DIR}",
-          '-DTINYML_HOOKS_HEADER="bench_hooks.h"', *map(str, sources), "-nostartfiles",
-          "--specs=nano.specs", "-Wl,--gc-sections", f"-T{BENCH_DIR / 'mps2_an386.ld'}",
-          "-lc", "-lgcc", "-o", str(out_elf)], "linking the bench firmware")
-    return out_elf
+    return build_semihosting_elf([BENCH_DIR / "main.c", *sorted(gen_dir.glob("*.c"))], out_elf,
+                                 board, include_dirs=[gen_dir, BENCH_DIR],
+                                 defines=['TINYML_HOOKS_HEADER="bench_hooks.h"'])
 
 
 def run_on_qemu(elf: Path, board: Board, inputs: np.ndarray, num_ops: int,
@@ -159,20 +211,16 @@ def run_on_qemu(elf: Path, board: Board, inputs: np.ndarray, num_ops: int,
     Returns (outputs int8 [n, output_size] flattened per row, instructions int64 [n, 1 + ops]:
     whole inference then each op).
     """
-    emu = board.emulator or {}
     inputs = np.ascontiguousarray(inputs, dtype=np.int8)
     inputs.tofile(work / "inputs.bin")
     for name in ("outputs.bin", "ticks.bin"):
         (work / name).unlink(missing_ok=True)
-    cmd = ["qemu-system-arm", "-M", emu["machine"], "-nographic", "-monitor", "none",
-           "-serial", "none", "-icount", "shift=0", "-semihosting-config",
-           "enable=on,target=native", "-kernel", str(elf)]
-    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=QEMU_TIMEOUT_S)
+    proc = run_semihosting_elf(elf, work, board)
     if proc.returncode != 0:
         why = {1: "semihosting file error", 2: "tinyml_invoke failed", 3: "CPU fault",
                4: "two runs of one input gave different outputs"}.get(proc.returncode, "")
         raise TinymlError(f"bench firmware exited with {proc.returncode} ({why}):\n"
-                          f"{' '.join(cmd)}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+                          f"{' '.join(proc.args)}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     per_tick = int(board.instructions_per_tick or 40)
     ticks = np.fromfile(work / "ticks.bin", np.uint32).astype(np.int64)
     outputs = np.fromfile(work / "outputs.bin", np.int8)
