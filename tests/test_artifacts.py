@@ -17,7 +17,8 @@ def test_stage_reruns_only_on_change(tmp_path):
     bd = BuildDir(tmp_path / "build")
     r1 = bd.run_stage("double", {"src": src}, {"n": 2}, ["out.txt"], write)
     assert not r1.reused and (tmp_path / "build" / "out.txt").read_text() == "aa"
-    r2 = BuildDir(tmp_path / "build").run_stage("double", {"src": src}, {"n": 2}, ["out.txt"], write)
+    again = BuildDir(tmp_path / "build")
+    r2 = again.run_stage("double", {"src": src}, {"n": 2}, ["out.txt"], write)
     assert r2.reused and len(calls) == 1
     src.write_text("b")
     r3 = bd.run_stage("double", {"src": src}, {"n": 2}, ["out.txt"], write)
@@ -38,3 +39,13 @@ def test_failed_stage_leaves_no_partial_artifact(tmp_path):
         bd.run_stage("bad", {}, {}, ["half.txt"], fail)
     assert not (tmp_path / "build" / "half.txt").exists()
     assert "bad" not in bd.manifest
+
+
+def test_two_processes_sharing_a_build_dir_keep_each_others_stages(tmp_path):
+    first = BuildDir(tmp_path / "build")
+    second = BuildDir(tmp_path / "build")  # read the manifest before `first` wrote anything
+    first.run_stage("a", {}, {"x": 1}, ["a.txt"], lambda out: (out / "a.txt").write_text("a"))
+    second.run_stage("b", {}, {"x": 2}, ["b.txt"], lambda out: (out / "b.txt").write_text("b"))
+    again = BuildDir(tmp_path / "build")
+    assert set(again.manifest) == {"a", "b"}
+    assert again.run_stage("a", {}, {"x": 1}, ["a.txt"], lambda out: None).reused

@@ -49,7 +49,8 @@ def test_nano33_bare_metal_firmware_fits_and_boots_from_the_bootloader_offset(ml
     # Vector 0: initial stack pointer inside RAM; vector 1: the reset handler (Thumb bit set);
     # IRQ 2 (UARTE0_UART0): the board's UART handler.
     sp = _word_at(fw.elf, origin)
-    assert board.raw["memory"]["ram_origin"] < sp <= board.raw["memory"]["ram_origin"] + board.ram_bytes
+    ram_origin = board.raw["memory"]["ram_origin"]
+    assert ram_origin < sp <= ram_origin + board.ram_bytes
     assert _word_at(fw.elf, origin + 4) == syms["tml_reset_handler"] | 1
     assert _word_at(fw.elf, origin + 4 * (16 + 2)) == syms["tml_irq2_handler"] | 1
 

@@ -11,6 +11,7 @@ succeeds, so a failed stage leaves no partial artifact.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -75,10 +76,23 @@ class BuildDir:
             except json.JSONDecodeError:
                 self.manifest = {}
 
-    def _save(self) -> None:
-        tmp = self.manifest_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.manifest, indent=2, sort_keys=True))
-        tmp.replace(self.manifest_path)
+    def _save(self, stage: str) -> None:
+        """Record one stage's entry. Other processes may share the build directory, so the
+        manifest is re-read and merged under a lock rather than overwritten from memory."""
+        lock_path = self.root / (MANIFEST_NAME + ".lock")
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            on_disk: dict[str, Any] = {}
+            if self.manifest_path.exists():
+                try:
+                    on_disk = json.loads(self.manifest_path.read_text())
+                except json.JSONDecodeError:
+                    on_disk = {}
+            on_disk[stage] = self.manifest[stage]
+            self.manifest = on_disk
+            tmp = self.manifest_path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self.manifest, indent=2, sort_keys=True))
+            tmp.replace(self.manifest_path)
 
     def stage_key(self, inputs: Mapping[str, str | os.PathLike], params: Any) -> str:
         parts = {name: hash_tree(p) for name, p in sorted(inputs.items())}
@@ -132,5 +146,5 @@ class BuildDir:
             "params": params,
             "outputs": {rel: hash_tree(self.root / rel) for rel in outputs},
         }
-        self._save()
+        self._save(name)
         return StageResult(name, paths, reused=False)

@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def _print_summary(s: dict[str, Any]) -> None:
+def print_summary(s: dict[str, Any]) -> None:
     unit = s["latency_unit"]
     print(f"board {s['board']}  mode {s['mode']}  via {s['transport']}  clips {s['clips']}")
     print(f"accuracy   device {s['accuracy_device']:.4f}   host {s['accuracy_host']:.4f}")
@@ -109,7 +109,7 @@ def finish_report(report: Any, n_clips: int, report_dir: str | None, as_json: bo
     if as_json:
         print(report.to_json())
     else:
-        _print_summary(report.summary())
+        print_summary(report.summary())
     if report.failure:
         raise EvalIncompleteError(
             f"stopped at clip {report.failed_clip} after {report.n} of {n_clips} clips "
