@@ -61,3 +61,31 @@ def test_arduino_variant_is_declared_in_platformio_ini():
     env = ini["env:nano33-arduino"]
     assert env["framework"] == "arduino" and env["board"] == "nano33ble"
     assert (REPO_ROOT / "boards" / "nano33" / "arduino" / "tml_board_arduino.cpp").is_file()
+
+
+def _tinyml(*args: str) -> subprocess.CompletedProcess:
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "toolchain", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_flash_uses_the_built_firmware_and_names_what_is_missing(mlperf_model, tmp_path):
+    fw = build_firmware(mlperf_model, "nano33")
+    dry = _tinyml("flash", "--board", "nano33", "--model", str(mlperf_model), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert f"TINYML_GEN_DIR={fw.build_dir / 'gen'}" in dry.stdout
+    assert "run -e nano33 -t upload" in dry.stdout
+
+    none = _tinyml("flash", "--board", "nano33", "--build-dir", str(tmp_path))
+    assert none.returncode != 0 and "no firmware built for nano33" in none.stderr
+
+    real = _tinyml("flash", "--board", "nano33", "--model", str(mlperf_model))
+    assert real.returncode != 0
+    if shutil.which("bossac") is None:
+        assert "`bossac` for nano33 is not installed (apt-get install bossa-cli)" in real.stderr
+    else:
+        assert "pass --port" in real.stderr
+
+    emulated = _tinyml("flash", "--board", "qemu-m4")
+    assert emulated.returncode == 0 and "nothing to flash" in emulated.stdout
