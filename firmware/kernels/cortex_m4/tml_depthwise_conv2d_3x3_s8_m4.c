@@ -128,9 +128,10 @@ int tml_depthwise_conv2d_3x3_s8_m4(const tml_context *ctx, const tml_dw_conv_par
                 }
             }
 #if TML_HAVE_DSP
-            if (w == 5 && full) {
+            if (w == 5) {
                 /* Shape-specialised (rows of 5, plane rows of 8 int16 = 16 bytes): the whole
-                 * channel in one assembly loop, 3 output pairs per row unrolled. */
+                 * channel in one assembly loop, 3 output pairs per row unrolled; saturated to
+                 * int8 here, clamped to the activation range once the batch is done. */
                 dw3x3_w5_channel(plane, h, w01_0, w12_0, w01_1, w12_1, w01_2, w12_2, rqc, dst,
                                  ch);
                 continue;
@@ -177,6 +178,11 @@ int tml_depthwise_conv2d_3x3_s8_m4(const tml_context *ctx, const tml_dw_conv_par
                 dst -= (w & 1) * ch; /* the last pair of an odd row was half outside */
             }
         }
+#if TML_HAVE_DSP
+        if (w == 5 && !full) {
+            tml_m4_clamp_s8(out_b, h * w * ch, conv->act_min, conv->act_max);
+        }
+#endif
     }
     return TML_OK;
 }

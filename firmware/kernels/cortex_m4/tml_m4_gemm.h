@@ -11,6 +11,8 @@
 #ifndef TML_M4_GEMM_H
 #define TML_M4_GEMM_H
 
+#include <string.h>
+
 #include "tml_acle.h"
 #include "tml_kernels_m4.h"
 
@@ -29,6 +31,36 @@ TML_M4_INLINE int32_t tml_m4_requant_one(int32_t acc, const tml_m4_requant *rq, 
 static inline int32_t tml_m4_clamp(int32_t v, int32_t lo, int32_t hi)
 {
     return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* Clamp n int8 values in place to [lo, hi]. After the fast paths saturated to int8, this
+ * gives exactly TFLite's clamp(v, act_min, act_max): quantization-aware trained models have
+ * ReLU outputs whose zero point (and so act_min) is above -128. On the DSP core four values
+ * take SSUB8 (per-byte compare into the GE flags) and SEL (per-byte pick) for each bound. */
+static inline void tml_m4_clamp_s8(int8_t *p, int32_t n, int32_t lo, int32_t hi)
+{
+    int32_t i = 0;
+#if TML_HAVE_DSP
+    const uint32_t lo4 = 0x01010101u * (uint8_t)lo, hi4 = 0x01010101u * (uint8_t)hi;
+    for (; i < n && ((uintptr_t)(p + i) & 3u) != 0; ++i) {
+        p[i] = (int8_t)tml_m4_clamp(p[i], lo, hi);
+    }
+    for (; i + 4 <= n; i += 4) {
+        uint32_t v, t;
+        memcpy(&v, p + i, 4);
+        __asm__("ssub8 %[t], %[v], %[lo]\n\t" /* GE[k] = v[k] >= lo */
+                "sel %[v], %[v], %[lo]\n\t"
+                "ssub8 %[t], %[v], %[hi]\n\t" /* GE[k] = v[k] >= hi */
+                "sel %[v], %[hi], %[v]"
+                : [v] "+&r"(v), [t] "=&r"(t)
+                : [lo] "r"(lo4), [hi] "r"(hi4)
+                : "cc");
+        memcpy(p + i, &v, 4);
+    }
+#endif
+    for (; i < n; ++i) {
+        p[i] = (int8_t)tml_m4_clamp(p[i], lo, hi);
+    }
 }
 
 /* Widen 4 int8 values (one word) into the two cols words of a chunk, doubled. */

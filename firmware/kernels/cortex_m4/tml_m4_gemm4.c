@@ -148,12 +148,9 @@ void tml_m4_gemm4(const int32_t *cols, int32_t k4, const int8_t *filter, int32_t
     if (!full_range) {
         /* clamp(v, lo, hi) == clamp(ssat8(v), lo, hi) for -128 <= lo <= hi <= 127. */
         const int32_t offsets[4] = {0, s1, s2, s3};
-        int32_t p, oc;
+        int32_t p;
         for (p = 0; p < 4; ++p) {
-            int8_t *o = out + offsets[p];
-            for (oc = 0; oc < out_c; ++oc) {
-                o[oc] = (int8_t)tml_m4_clamp(o[oc], act_min, act_max);
-            }
+            tml_m4_clamp_s8(out + offsets[p], out_c, act_min, act_max);
         }
     }
 }
