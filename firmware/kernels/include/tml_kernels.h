@@ -97,6 +97,16 @@ typedef struct {
     int32_t shift;
 } tml_requantize_params;
 
+/* The input rows (or columns) [*start, *end) that the pooling window of output position `out`
+ * covers: the window clipped to the input, so padding is never read or counted. */
+static inline void tml_pool_window(int32_t out, int32_t stride, int32_t pad, int32_t filter,
+                                   int32_t in_size, int32_t *start, int32_t *end)
+{
+    const int32_t first = out * stride - pad;
+    *start = first < 0 ? 0 : first;
+    *end = first + filter < in_size ? first + filter : in_size;
+}
+
 int tml_conv2d_s8(const tml_context *ctx, const tml_conv_params *conv,
                   const tml_quant_params *quant, const tml_dims *input_dims, const int8_t *input,
                   const tml_dims *filter_dims, const int8_t *filter, const int32_t *bias,

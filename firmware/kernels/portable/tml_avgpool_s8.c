@@ -15,13 +15,13 @@ int tml_avgpool_s8(const tml_context *ctx, const tml_pool_params *pool,
     }
     for (b = 0; b < input_dims->n; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
-            const int32_t y0 = oy * pool->stride_h - pool->pad_h;
-            const int32_t y_start = y0 < 0 ? 0 : y0;
-            const int32_t y_end = y0 + pool->filter_h < in_h ? y0 + pool->filter_h : in_h;
+            int32_t y_start, y_end;
+            tml_pool_window(oy, pool->stride_h, pool->pad_h, pool->filter_h, in_h,
+                            &y_start, &y_end);
             for (ox = 0; ox < out_w; ++ox) {
-                const int32_t x0 = ox * pool->stride_w - pool->pad_w;
-                const int32_t x_start = x0 < 0 ? 0 : x0;
-                const int32_t x_end = x0 + pool->filter_w < in_w ? x0 + pool->filter_w : in_w;
+                int32_t x_start, x_end;
+                tml_pool_window(ox, pool->stride_w, pool->pad_w, pool->filter_w, in_w,
+                                &x_start, &x_end);
                 const int32_t count = (y_end - y_start) * (x_end - x_start);
                 int8_t *out_px = output + ((b * out_h + oy) * out_w + ox) * depth;
                 for (c = 0; c < depth; ++c) {
