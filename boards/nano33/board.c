@@ -93,10 +93,7 @@ void tml_board_init(void) {
     UART_TASKS_STARTRX = 1;
     UART_TASKS_STARTTX = 1;
 
-    NVIC_ICPR0 = 1u << TML_UART_RX_IRQ;
-    NVIC_ISER0 = 1u << TML_UART_RX_IRQ;
-    tml_ticks_region_begin();
-    tml_irq_enable();
+    tml_rx_ring_start(TML_UART_RX_IRQ);
 }
 
 void tml_uart_write(const uint8_t *data, size_t len) {

@@ -29,10 +29,7 @@ void tml_irq0_handler(void) {
 void tml_board_init(void) {
     UART_BAUDDIV = TML_CLOCK_HZ / TML_UART_BAUD;
     UART_CTRL = UART_CTRL_TX_EN | UART_CTRL_RX_EN | UART_CTRL_RX_INT_EN;
-    NVIC_ICPR0 = 1u << TML_UART_RX_IRQ;
-    NVIC_ISER0 = 1u << TML_UART_RX_IRQ;
-    tml_ticks_region_begin();
-    tml_irq_enable();
+    tml_rx_ring_start(TML_UART_RX_IRQ);
 }
 
 void tml_uart_write(const uint8_t *data, size_t len) {

@@ -19,6 +19,13 @@ void tml_rx_ring_push(uint8_t byte) {
     }
 }
 
+void tml_rx_ring_start(uint32_t irq) {
+    NVIC_ICPR0 = 1u << irq;
+    NVIC_ISER0 = 1u << irq;
+    tml_ticks_region_begin();
+    tml_irq_enable();
+}
+
 int tml_uart_read(uint8_t *out) {
     uint32_t tail = rx_tail;
     if (tail == rx_head) {

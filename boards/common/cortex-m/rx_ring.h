@@ -13,4 +13,8 @@
 /* Called from the UART receive interrupt; counts an overrun when the ring is full. */
 void tml_rx_ring_push(uint8_t byte);
 
+/* Last step of a board's init: enable the UART receive interrupt (NVIC line `irq`), start the
+ * tick source and unmask interrupts. */
+void tml_rx_ring_start(uint32_t irq);
+
 #endif
