@@ -23,6 +23,11 @@
 #define SCB_CPACR TML_REG32(0xE000ED88u)
 #define SCB_VTOR TML_REG32(0xE000ED08u)
 
+/* Name of the handler of external interrupt n in the vector table (startup.c), for drivers whose
+ * interrupt number comes from board.toml: void TML_IRQ_HANDLER(TML_UART_RX_IRQ)(void) {...} */
+#define TML_IRQ_HANDLER(n) TML_IRQ_HANDLER_(n)
+#define TML_IRQ_HANDLER_(n) tml_irq##n##_handler
+
 static inline void tml_irq_disable(void) { __asm volatile("cpsid i" ::: "memory"); }
 static inline void tml_irq_enable(void) { __asm volatile("cpsie i" ::: "memory"); }
 static inline void tml_wfi(void) { __asm volatile("wfi" ::: "memory"); }

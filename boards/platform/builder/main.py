@@ -3,8 +3,10 @@
 Everything board-specific comes from ``boards/<name>/board.toml`` (the board manifest JSON
 only names it in ``build.tinyml_board``). Sources: the application in ``firmware/app`` (the
 project's src_dir), ``firmware/protocol``, ``firmware/frontend``, the shared Cortex-M layer in
-``boards/common/<arch>``, the board layer, and the generated model and frontend tables in the
-folder named by the environment variable ``TINYML_GEN_DIR`` (written by ``tinyml build``).
+``boards/common/<arch>``, a shared UART driver (``boards/common/uart/<driver>.c`` for the
+board.toml's ``[uart] driver``, when that file exists), the board layer (``sources``), and the
+generated model and frontend tables in the folder named by the environment variable
+``TINYML_GEN_DIR`` (written by ``tinyml build``).
 """
 
 import os
@@ -122,11 +124,20 @@ if isdir(join(project_dir, "firmware", "frontend")):
         src_filter="+<*.c> -<python/>",
     )
 env.BuildSources(join("$BUILD_DIR", "arch"), arch_dir)
-env.BuildSources(
-    join("$BUILD_DIR", "board"),
-    board_dir,
-    src_filter=" ".join(f"+<{s}>" for s in board.get("sources", ["*.c"])),
-)
+board_sources = board.get("sources", ["*.c"])
+if board_sources:
+    env.BuildSources(
+        join("$BUILD_DIR", "board"),
+        board_dir,
+        src_filter=" ".join(f"+<{s}>" for s in board_sources),
+    )
+# A UART driver shared by several boards: boards/common/uart/<driver>.c ([uart] driver).
+uart_driver = join(project_dir, "boards", "common", "uart", f"{uart.get('driver', '')}.c")
+if uart.get("driver") and os.path.isfile(uart_driver):
+    env.BuildSources(
+        join("$BUILD_DIR", "uart"), os.path.dirname(uart_driver),
+        src_filter=f"+<{os.path.basename(uart_driver)}>",
+    )
 if gen_dir:
     for sub in sorted(os.listdir(gen_dir)):
         path = join(gen_dir, sub)

@@ -1,5 +1,9 @@
-/* qemu-m4 board layer: CMSDK APB UART0 with an RX interrupt feeding a ring buffer.
- * Base address and IRQ come from board.toml (TML_UART_BASE, TML_UART_RX_IRQ). */
+/* Arm CMSDK APB UART (MPS2 and MPS3 FPGA images, and QEMU's models of them): the serial line of
+ * tml_board.h, with the RX interrupt feeding the shared receive ring.
+ *
+ * Shared by every board whose board.toml says [uart] driver = "cmsdk"; the builder compiles
+ * boards/common/uart/<driver>.c for it. Base address, RX interrupt and baud rate come from
+ * board.toml (TML_UART_BASE, TML_UART_RX_IRQ, TML_UART_BAUD). */
 #include "cortexm.h"
 #include "rx_ring.h"
 #include "tml_board.h"
@@ -17,7 +21,7 @@
 #define UART_CTRL_RX_INT_EN (1u << 3)
 #define UART_INT_RX (1u << 1)
 
-void tml_irq0_handler(void) {
+void TML_IRQ_HANDLER(TML_UART_RX_IRQ)(void) {
     /* Clear first: a byte that lands after the last read raises the interrupt again. The
      * reverse order can lose it, and with a one-byte receive register the line then stalls. */
     UART_INTSTATUS = UART_INT_RX; /* write one to clear */
@@ -27,7 +31,7 @@ void tml_irq0_handler(void) {
 }
 
 void tml_board_init(void) {
-    UART_BAUDDIV = TML_CLOCK_HZ / TML_UART_BAUD;
+    UART_BAUDDIV = TML_CLOCK_HZ / TML_UART_BAUD; /* QEMU wants >= 16; ignores the rate */
     UART_CTRL = UART_CTRL_TX_EN | UART_CTRL_RX_EN | UART_CTRL_RX_INT_EN;
     tml_rx_ring_start(TML_UART_RX_IRQ);
 }
