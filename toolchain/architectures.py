@@ -44,6 +44,27 @@ def _keras() -> Any:
     return keras
 
 
+def _stem(keras: Any, filters: int, reg: Any, dropout: float,
+          input_shape: tuple[int, int, int]) -> tuple[Any, Any]:
+    """Input and the first 10x4/2 convolution + BN + ReLU + dropout (``conv0``, ``bn0``)."""
+    layers = keras.layers
+    x_in = keras.Input(shape=input_shape, name="features")
+    x = layers.Conv2D(filters, (10, 4), strides=(2, 2), padding="same",
+                      kernel_regularizer=reg, name="conv0")(x_in)
+    x = layers.BatchNormalization(name="bn0")(x)
+    x = layers.ReLU(name="relu0")(x)
+    return x_in, layers.Dropout(dropout, name="drop0")(x)
+
+
+def _head(keras: Any, x: Any, n_classes: int, dropout: float) -> Any:
+    """Dropout, global average pooling, and the softmax classifier (``fc``)."""
+    layers = keras.layers
+    x = layers.Dropout(dropout, name="drop_last")(x)
+    x = layers.AveragePooling2D(pool_size=tuple(int(d) for d in x.shape[1:3]), name="pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    return layers.Dense(n_classes, activation="softmax", name="fc")(x)
+
+
 def ds_cnn(
     n_classes: int,
     channels: Sequence[int] = (64, 64, 64, 64, 64),
@@ -61,12 +82,7 @@ def ds_cnn(
     keras = _keras()
     layers = keras.layers
     reg = keras.regularizers.l2(l2) if l2 else None
-    x_in = keras.Input(shape=input_shape, name="features")
-    x = layers.Conv2D(channels[0], (10, 4), strides=(2, 2), padding="same",
-                      kernel_regularizer=reg, name="conv0")(x_in)
-    x = layers.BatchNormalization(name="bn0")(x)
-    x = layers.ReLU(name="relu0")(x)
-    x = layers.Dropout(dropout_first, name="drop0")(x)
+    x_in, x = _stem(keras, channels[0], reg, dropout_first, input_shape)
     for i, ch in enumerate(channels[1:], start=1):
         x = layers.DepthwiseConv2D((3, 3), padding="same", kernel_regularizer=reg,
                                    name=f"dw{i}")(x)
@@ -75,11 +91,7 @@ def ds_cnn(
         x = layers.Conv2D(ch, (1, 1), kernel_regularizer=reg, name=f"pw{i}")(x)
         x = layers.BatchNormalization(name=f"bn_pw{i}")(x)
         x = layers.ReLU(name=f"relu_pw{i}")(x)
-    x = layers.Dropout(dropout_last, name="drop_last")(x)
-    x = layers.AveragePooling2D(pool_size=tuple(int(d) for d in x.shape[1:3]), name="pool")(x)
-    x = layers.Flatten(name="flatten")(x)
-    out = layers.Dense(n_classes, activation="softmax", name="fc")(x)
-    return keras.Model(x_in, out, name=name)
+    return keras.Model(x_in, _head(keras, x, n_classes, dropout_last), name=name)
 
 
 def plain_cnn(
@@ -97,21 +109,12 @@ def plain_cnn(
     keras = _keras()
     layers = keras.layers
     reg = keras.regularizers.l2(l2) if l2 else None
-    x_in = keras.Input(shape=input_shape, name="features")
-    x = layers.Conv2D(channels[0], (10, 4), strides=(2, 2), padding="same",
-                      kernel_regularizer=reg, name="conv0")(x_in)
-    x = layers.BatchNormalization(name="bn0")(x)
-    x = layers.ReLU(name="relu0")(x)
-    x = layers.Dropout(dropout_first, name="drop0")(x)
+    x_in, x = _stem(keras, channels[0], reg, dropout_first, input_shape)
     for i, ch in enumerate(channels[1:], start=1):
         x = layers.Conv2D(ch, (3, 3), padding="same", kernel_regularizer=reg, name=f"conv{i}")(x)
         x = layers.BatchNormalization(name=f"bn{i}")(x)
         x = layers.ReLU(name=f"relu{i}")(x)
-    x = layers.Dropout(dropout_last, name="drop_last")(x)
-    x = layers.AveragePooling2D(pool_size=tuple(int(d) for d in x.shape[1:3]), name="pool")(x)
-    x = layers.Flatten(name="flatten")(x)
-    out = layers.Dense(n_classes, activation="softmax", name="fc")(x)
-    return keras.Model(x_in, out, name=name)
+    return keras.Model(x_in, _head(keras, x, n_classes, dropout_last), name=name)
 
 
 ARCHITECTURES = ("ds_cnn_s", "ds_cnn_m", "ds_cnn_l", "cnn")
