@@ -2,8 +2,9 @@
 
 ``QemuRunner`` starts ``qemu-system-arm`` for a board whose board.toml has an [emulator]
 section with ``kind = "qemu"``: serial over a local TCP server socket (QEMU waits for the host
-to connect before the guest starts), ``-icount shift=0`` so that SysTick counts one tick per 40
-guest instructions, exactly repeatably, and semihosting for the bulk path. A Renode runner
+to connect before the guest starts), ``-icount shift=0`` so that SysTick counts one tick per
+board.toml ``instructions_per_tick`` guest instructions (40 at 25 MHz, 31.25 at 32 MHz), exactly
+repeatably, and semihosting for the bulk path. A Renode runner
 would implement the same ``Emulator`` interface.
 """
 

@@ -165,7 +165,7 @@ class EvalReport:
     memory: dict[str, Any] = field(default_factory=dict)
     device: dict[str, Any] = field(default_factory=dict)
     link_stats: dict[str, Any] = field(default_factory=dict)
-    instructions_per_tick: int | None = None
+    instructions_per_tick: float | None = None
     cycles_per_tick: float = 1.0
     clock_hz: int = 0
 

@@ -221,14 +221,15 @@ def run_on_qemu(elf: Path, board: Board, inputs: np.ndarray, num_ops: int,
                4: "two runs of one input gave different outputs"}.get(proc.returncode, "")
         raise TinymlError(f"bench firmware exited with {proc.returncode} ({why}):\n"
                           f"{' '.join(proc.args)}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    per_tick = int(board.instructions_per_tick or 40)
+    per_tick = float(board.instructions_per_tick or 40)  # 31.25 on a 32 MHz SysTick
     ticks = np.fromfile(work / "ticks.bin", np.uint32).astype(np.int64)
     outputs = np.fromfile(work / "outputs.bin", np.int8)
     n = len(inputs)
     if ticks.size != n * (1 + num_ops) or outputs.size % max(n, 1):
         raise TinymlError(f"bench firmware wrote {ticks.size} tick values and {outputs.size} "
                           f"output bytes for {n} inputs")
-    return outputs.reshape(n, -1), ticks.reshape(n, 1 + num_ops) * per_tick
+    instructions = np.rint(ticks.reshape(n, 1 + num_ops) * per_tick).astype(np.int64)
+    return outputs.reshape(n, -1), instructions
 
 
 def _bench_one(model: Path, board: Board, target: str, inputs: np.ndarray, work: Path,

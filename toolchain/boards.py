@@ -36,7 +36,7 @@ class Board:
     ram_bytes: int
     tick_hz: int
     emulated: bool
-    instructions_per_tick: int | None
+    instructions_per_tick: float | None  # emulators: guest instructions per tick (40, 31.25)
     upload_protocol: str
     path: Path
     emulator: dict[str, Any] | None = None
@@ -78,7 +78,8 @@ def load_board(name: str, root: Path = BOARDS_DIR) -> Board:
             ram_bytes=int(mem["ram_bytes"]),
             tick_hz=int(tick.get("hz", data["clock_hz"])),
             emulated=bool(tick.get("emulated", "emulator" in data)),
-            instructions_per_tick=tick.get("instructions_per_tick"),
+            instructions_per_tick=(None if tick.get("instructions_per_tick") is None
+                                   else float(tick["instructions_per_tick"])),
             upload_protocol=data.get("upload", {}).get("protocol", "none"),
             path=path.parent,
             emulator=data.get("emulator"),

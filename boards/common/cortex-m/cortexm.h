@@ -15,8 +15,10 @@
 #define SYST_CSR_CLKSOURCE_CPU (1u << 2)
 
 /* NVIC */
-#define NVIC_ISER0 TML_REG32(0xE000E100u)
-#define NVIC_ICPR0 TML_REG32(0xE000E280u)
+/* NVIC: interrupt n is bit n % 32 of word n / 32 */
+#define NVIC_ISER(n) TML_REG32(0xE000E100u + 4u * ((n) / 32u))
+#define NVIC_ICPR(n) TML_REG32(0xE000E280u + 4u * ((n) / 32u))
+#define NVIC_BIT(n) (1u << ((n) % 32u))
 
 /* System control block */
 #define SCB_AIRCR TML_REG32(0xE000ED0Cu)

@@ -20,8 +20,8 @@ void tml_rx_ring_push(uint8_t byte) {
 }
 
 void tml_rx_ring_start(uint32_t irq) {
-    NVIC_ICPR0 = 1u << irq;
-    NVIC_ISER0 = 1u << irq;
+    NVIC_ICPR(irq) = NVIC_BIT(irq);
+    NVIC_ISER(irq) = NVIC_BIT(irq);
     tml_ticks_region_begin();
     tml_irq_enable();
 }

@@ -79,6 +79,8 @@ env.Append(
         ("TML_TICK_HZ", f"{board.get('tick', {}).get('hz', board['clock_hz'])}u"),
         ("TML_UART_BASE", f"0x{uart.get('base', 0):08X}u"),
         ("TML_UART_RX_IRQ", f"{uart.get('rx_irq', 0)}"),
+        # vector table entries for external interrupts: a multiple of 16 covering rx_irq
+        ("TML_NUM_IRQS", f"{16 * (int(uart.get('rx_irq', 0)) // 16 + 1)}"),
         ("TML_UART_BAUD", f"{uart.get('baud', 115200)}u"),
         ("TML_HAS_SEMIHOSTING", has_semihosting),
     ],
