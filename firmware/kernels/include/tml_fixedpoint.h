@@ -13,15 +13,15 @@
 /* (a * b * 2) >> 32 with rounding; saturates the one overflowing case (INT32_MIN^2). */
 static inline int32_t tml_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
 {
-    int64_t ab;
-    int64_t nudge;
     if (a == INT32_MIN && b == INT32_MIN) {
         return INT32_MAX;
     }
-    ab = (int64_t)a * (int64_t)b;
-    nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-    /* C99 division truncates toward zero, as the rounding scheme requires. */
-    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+    /* The spec's (ab + nudge) / 2^31, truncating toward zero with nudge = 2^30 for ab >= 0 and
+     * 1 - 2^30 below, equals floor((ab + 2^30) / 2^31) for every ab (for ab < 0 the truncation
+     * of the negative sum adds 2^31 - 1, which cancels the nudge's 1 - 2^31 offset), so one
+     * add and one arithmetic shift do it. Right shift of a negative value is implementation-
+     * defined in C99; every compiler we target (gcc, clang, armcc) shifts arithmetically. */
+    return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
 }
 
 /* x / 2^exponent rounded half away from zero; 0 <= exponent <= 31. */
@@ -47,6 +47,16 @@ static inline int32_t tml_multiply_by_quantized_multiplier(int32_t x, int32_t mu
 static inline int32_t tml_clamp_s32(int32_t x, int32_t lo, int32_t hi)
 {
     return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/* The int8 output of an int32 accumulator: requantized by (multiplier, shift), moved to the
+ * output zero point and clamped to the activation range. */
+static inline int8_t tml_requantize_to_s8(int32_t acc, int32_t multiplier, int32_t shift,
+                                          int32_t output_offset, int32_t act_min,
+                                          int32_t act_max)
+{
+    acc = tml_multiply_by_quantized_multiplier(acc, multiplier, shift) + output_offset;
+    return (int8_t)tml_clamp_s32(acc, act_min, act_max);
 }
 
 /* First filter tap (of size taps, spaced by dilation) whose input index origin + tap * dilation

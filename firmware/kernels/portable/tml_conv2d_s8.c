@@ -1,25 +1,160 @@
 /* Portable int8 2-D convolution (NHWC input, OHWI filter, per-channel requantization).
- * Padding contributes nothing, so each output pixel only visits the filter taps that fall
- * inside the input; with dilation 1 a filter row is one contiguous run of taps x channels. */
+ *
+ * Two paths, both exact integer arithmetic (so bit-exact with any order of summation):
+ * - 1x1 without padding: a GEMM over pixels. Two pixels x two output channels share every
+ *   load, and the input zero point is folded out of the inner loop:
+ *   sum f * (x + off) = sum f * x + off * sum f, with sum f taken once per output channel.
+ * - anything else: per output pixel only the filter taps inside the input are visited (padding
+ *   contributes nothing), four output channels per pass share each input load; with dilation 1
+ *   a filter row is one contiguous run of taps x channels. */
 #include "tml_fixedpoint.h"
 #include "tml_kernels.h"
 
-int tml_conv2d_s8(const tml_context *ctx, const tml_conv_params *conv,
-                  const tml_quant_params *quant, const tml_dims *input_dims, const int8_t *input,
-                  const tml_dims *filter_dims, const int8_t *filter, const int32_t *bias,
-                  const tml_dims *output_dims, int8_t *output)
+/* Requantization of one output channel, read once per channel instead of once per value. */
+typedef struct {
+    int32_t multiplier, shift;
+} channel_quant;
+
+static inline channel_quant quant_of(const tml_quant_params *quant, int32_t oc)
+{
+    const int32_t q = quant->per_channel ? oc : 0;
+    channel_quant cq;
+    cq.multiplier = quant->multiplier[q];
+    cq.shift = quant->shift[q];
+    return cq;
+}
+
+static inline int8_t finish(int32_t acc, channel_quant cq, const tml_conv_params *conv)
+{
+    return tml_requantize_to_s8(acc, cq.multiplier, cq.shift, conv->output_offset,
+                                conv->act_min, conv->act_max);
+}
+
+/* bias[oc] + input_offset * (sum of the filter of output channel oc). */
+static int32_t folded_bias(const int8_t *f, int32_t n, const int32_t *bias, int32_t oc,
+                           int32_t in_offset)
+{
+    int32_t sum = 0, k;
+    for (k = 0; k < n; ++k) {
+        sum += f[k];
+    }
+    return (bias ? bias[oc] : 0) + in_offset * sum;
+}
+
+/* 1x1 convolution without padding: out[p][oc] = requant(bias'[oc] + sum_k f[oc][k] * x[p][k]).
+ * Pixels are visited row by row (a whole image is one row when the stride is 1). */
+static void conv1x1(const tml_conv_params *conv, const tml_quant_params *quant,
+                    const tml_dims *input_dims, const int8_t *input, const int8_t *filter,
+                    const int32_t *bias, const tml_dims *output_dims, int8_t *output)
+{
+    const int32_t in_w = input_dims->w, in_c = input_dims->c, out_c = output_dims->c;
+    const int32_t contiguous = conv->stride_h == 1 && conv->stride_w == 1 &&
+                               output_dims->w == in_w && output_dims->h == input_dims->h;
+    const int32_t rows = contiguous ? 1 : output_dims->n * output_dims->h;
+    const int32_t cols = contiguous ? output_dims->n * output_dims->h * output_dims->w
+                                    : output_dims->w;
+    const int32_t px_step = (contiguous ? 1 : conv->stride_w) * in_c;
+    const int32_t in_img = input_dims->h * in_w * in_c;
+    int32_t oc, r, p, k;
+    for (oc = 0; oc < out_c; oc += 2) {
+        /* An odd last channel is computed twice (as both lanes); only one lane is stored. */
+        const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
+        const int8_t *f0 = filter + oc * in_c;
+        const int8_t *f1 = filter + oc1 * in_c;
+        const int32_t b0 = folded_bias(f0, in_c, bias, oc, conv->input_offset);
+        const int32_t b1 = folded_bias(f1, in_c, bias, oc1, conv->input_offset);
+        const channel_quant q0 = quant_of(quant, oc), q1 = quant_of(quant, oc1);
+        for (r = 0; r < rows; ++r) {
+            /* Output row r = (batch, oy); its first pixel's input. */
+            const int32_t batch = contiguous ? 0 : r / output_dims->h;
+            const int32_t oy = contiguous ? 0 : r % output_dims->h;
+            const int8_t *in_row = input + batch * in_img + oy * conv->stride_h * in_w * in_c;
+            int8_t *out_row = output + r * output_dims->w * out_c;
+            for (p = 0; p < cols; p += 2) {
+                const int32_t pair = p + 1 < cols;
+                const int8_t *x0 = in_row + p * px_step;
+                const int8_t *x1 = pair ? x0 + px_step : x0;
+                int32_t a00 = b0, a01 = b1, a10 = b0, a11 = b1;
+                for (k = 0; k + 4 <= in_c; k += 4) {
+                    int32_t x, y, u, v;
+                    x = x0[k]; y = x1[k]; u = f0[k]; v = f1[k];
+                    a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
+                    x = x0[k + 1]; y = x1[k + 1]; u = f0[k + 1]; v = f1[k + 1];
+                    a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
+                    x = x0[k + 2]; y = x1[k + 2]; u = f0[k + 2]; v = f1[k + 2];
+                    a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
+                    x = x0[k + 3]; y = x1[k + 3]; u = f0[k + 3]; v = f1[k + 3];
+                    a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
+                }
+                for (; k < in_c; ++k) {
+                    const int32_t x = x0[k], y = x1[k], u = f0[k], v = f1[k];
+                    a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
+                }
+                out_row[p * out_c + oc] = finish(a00, q0, conv);
+                if (oc1 != oc) {
+                    out_row[p * out_c + oc1] = finish(a01, q1, conv);
+                }
+                if (pair) {
+                    out_row[(p + 1) * out_c + oc] = finish(a10, q0, conv);
+                    if (oc1 != oc) {
+                        out_row[(p + 1) * out_c + oc1] = finish(a11, q1, conv);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* The taps of one output pixel that fall inside the input, as segments of contiguous
+ * (input, filter) values: `count` segments of `len` values, `in_step`/`f_step` apart within a
+ * filter row; rows [fy_start, fy_end). */
+typedef struct {
+    const int8_t *in0; /* input at the first visited tap of the first visited row */
+    int32_t f0;        /* offset of that tap in one output channel's filter */
+    int32_t rows, in_row_step, f_row_step;
+    int32_t count, len, in_step, f_step;
+} pixel_taps;
+
+/* Accumulates sum f * (x + off) over the pixel's taps for the output channels whose filters
+ * start at f[0..n), n <= 4 (unused lanes point at lane 0's filter). */
+static void dot_taps(const pixel_taps *t, const int8_t *const f[4], int32_t in_offset,
+                     int32_t acc[4])
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t y, s, k;
+    for (y = 0; y < t->rows; ++y) {
+        const int8_t *x_row = t->in0 + y * t->in_row_step;
+        const int32_t f_row = t->f0 + y * t->f_row_step;
+        for (s = 0; s < t->count; ++s) {
+            const int8_t *xp = x_row + s * t->in_step;
+            const int32_t fo = f_row + s * t->f_step;
+            const int8_t *p0 = f[0] + fo, *p1 = f[1] + fo, *p2 = f[2] + fo, *p3 = f[3] + fo;
+            for (k = 0; k < t->len; ++k) {
+                const int32_t x = xp[k] + in_offset;
+                a0 += p0[k] * x;
+                a1 += p1[k] * x;
+                a2 += p2[k] * x;
+                a3 += p3[k] * x;
+            }
+        }
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+static void conv_general(const tml_conv_params *conv, const tml_quant_params *quant,
+                         const tml_dims *input_dims, const int8_t *input,
+                         const tml_dims *filter_dims, const int8_t *filter,
+                         const int32_t *bias, const tml_dims *output_dims, int8_t *output)
 {
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t f_h = filter_dims->h, f_w = filter_dims->w;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
     const int32_t dil_h = conv->dilation_h, dil_w = conv->dilation_w;
-    const int32_t in_offset = conv->input_offset;
-    int32_t b, oy, ox, oc, fy, fx, k;
-    (void)ctx;
-    if (filter_dims->c != in_c || filter_dims->n != out_c || input_dims->n != output_dims->n ||
-        dil_h < 1 || dil_w < 1) {
-        return TML_ERR_ARG;
-    }
+    const int32_t f_size = f_h * f_w * in_c;
+    int32_t b, oy, ox, oc, lane;
     for (b = 0; b < input_dims->n; ++b) {
         const int8_t *in_b = input + b * in_h * in_w * in_c;
         for (oy = 0; oy < out_h; ++oy) {
@@ -30,39 +165,150 @@ int tml_conv2d_s8(const tml_context *ctx, const tml_conv_params *conv,
                 const int32_t in_x0 = ox * conv->stride_w - conv->pad_w;
                 const int32_t fx_start = tml_first_tap(in_x0, dil_w);
                 const int32_t fx_end = tml_end_tap(in_x0, dil_w, in_w, f_w);
-                const int32_t run = (fx_end - fx_start) * in_c; /* taps x channels per row */
                 int8_t *out_px = output + ((b * out_h + oy) * out_w + ox) * out_c;
-                for (oc = 0; oc < out_c; ++oc) {
-                    const int32_t q = quant->per_channel ? oc : 0;
-                    int32_t acc = 0;
-                    for (fy = fy_start; fy < fy_end; ++fy) {
-                        const int8_t *in_p =
-                            in_b + ((in_y0 + fy * dil_h) * in_w + in_x0 + fx_start * dil_w) * in_c;
-                        const int8_t *f_p = filter + ((oc * f_h + fy) * f_w + fx_start) * in_c;
-                        if (dil_w == 1) {
-                            for (k = 0; k < run; ++k) {
-                                acc += (int32_t)f_p[k] * ((int32_t)in_p[k] + in_offset);
-                            }
-                        } else {
-                            for (fx = fx_start; fx < fx_end; ++fx) {
-                                for (k = 0; k < in_c; ++k) {
-                                    acc += (int32_t)f_p[k] * ((int32_t)in_p[k] + in_offset);
-                                }
-                                in_p += dil_w * in_c;
-                                f_p += in_c;
-                            }
-                        }
+                pixel_taps t;
+                t.in0 = in_b + ((in_y0 + fy_start * dil_h) * in_w + in_x0 + fx_start * dil_w) *
+                                   in_c;
+                t.f0 = (fy_start * f_w + fx_start) * in_c;
+                t.rows = fy_end > fy_start ? fy_end - fy_start : 0;
+                t.in_row_step = dil_h * in_w * in_c;
+                t.f_row_step = f_w * in_c;
+                t.count = dil_w == 1 ? 1 : fx_end - fx_start;
+                t.len = dil_w == 1 ? (fx_end - fx_start) * in_c : in_c;
+                t.in_step = dil_w * in_c;
+                t.f_step = in_c;
+                if (t.count <= 0 || t.len <= 0) {
+                    t.rows = 0;
+                }
+                for (oc = 0; oc < out_c; oc += 4) {
+                    const int32_t n = out_c - oc < 4 ? out_c - oc : 4;
+                    const int8_t *f[4];
+                    int32_t acc[4];
+                    for (lane = 0; lane < 4; ++lane) {
+                        const int32_t c = oc + (lane < n ? lane : 0);
+                        f[lane] = filter + c * f_size;
+                        acc[lane] = bias ? bias[c] : 0;
                     }
-                    if (bias) {
-                        acc += bias[oc];
+                    dot_taps(&t, f, conv->input_offset, acc);
+                    for (lane = 0; lane < n; ++lane) {
+                        out_px[oc + lane] = finish(acc[lane], quant_of(quant, oc + lane), conv);
                     }
-                    acc = tml_multiply_by_quantized_multiplier(acc, quant->multiplier[q],
-                                                               quant->shift[q]);
-                    acc += conv->output_offset;
-                    out_px[oc] = (int8_t)tml_clamp_s32(acc, conv->act_min, conv->act_max);
                 }
             }
         }
+    }
+}
+
+/* Receptive fields of at most this many values (filter h * w * input channels) take the patch
+ * path; its two patches live on the stack (4 bytes per value). */
+#define TML_CONV_PATCH_MAX 256
+
+/* The receptive field of output (oy, ox) with the input zero point added: values outside the
+ * input are 0 (padding holds the zero point), so every pixel is a plain dot product. */
+static void fill_patch(const tml_conv_params *conv, const tml_dims *input_dims,
+                       const int8_t *in_b, int32_t f_h, int32_t f_w, int32_t oy, int32_t ox,
+                       int16_t *patch)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
+    const int32_t y0 = oy * conv->stride_h - conv->pad_h, x0 = ox * conv->stride_w - conv->pad_w;
+    const int32_t off = conv->input_offset;
+    int32_t fy, fx, k;
+    for (fy = 0; fy < f_h; ++fy) {
+        const int32_t y = y0 + fy * conv->dilation_h;
+        for (fx = 0; fx < f_w; ++fx) {
+            const int32_t x = x0 + fx * conv->dilation_w;
+            if (y >= 0 && y < in_h && x >= 0 && x < in_w) {
+                const int8_t *src = in_b + (y * in_w + x) * in_c;
+                for (k = 0; k < in_c; ++k) {
+                    patch[k] = (int16_t)(src[k] + off);
+                }
+            } else {
+                for (k = 0; k < in_c; ++k) {
+                    patch[k] = 0;
+                }
+            }
+            patch += in_c;
+        }
+    }
+}
+
+/* Any convolution whose receptive field fits TML_CONV_PATCH_MAX: two output pixels' patches
+ * are built once, then every pair of output channels is a 2 x 2 block of dot products. */
+static void conv_patches(const tml_conv_params *conv, const tml_quant_params *quant,
+                         const tml_dims *input_dims, const int8_t *input,
+                         const tml_dims *filter_dims, const int8_t *filter,
+                         const int32_t *bias, const tml_dims *output_dims, int8_t *output)
+{
+    const int32_t f_h = filter_dims->h, f_w = filter_dims->w;
+    const int32_t n = f_h * f_w * input_dims->c;
+    const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
+    int16_t patch[2][TML_CONV_PATCH_MAX];
+    int32_t b, oy, ox, oc, k;
+    for (b = 0; b < input_dims->n; ++b) {
+        const int8_t *in_b = input + b * input_dims->h * input_dims->w * input_dims->c;
+        for (oy = 0; oy < out_h; ++oy) {
+            for (ox = 0; ox < out_w; ox += 2) {
+                const int32_t pair = ox + 1 < out_w;
+                int8_t *out0 = output + ((b * out_h + oy) * out_w + ox) * out_c;
+                int8_t *out1 = out0 + out_c;
+                const int16_t *x0 = patch[0], *x1 = pair ? patch[1] : patch[0];
+                fill_patch(conv, input_dims, in_b, f_h, f_w, oy, ox, patch[0]);
+                if (pair) {
+                    fill_patch(conv, input_dims, in_b, f_h, f_w, oy, ox + 1, patch[1]);
+                }
+                for (oc = 0; oc < out_c; oc += 2) {
+                    const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
+                    const int8_t *f0 = filter + oc * n, *f1 = filter + oc1 * n;
+                    int32_t a00 = bias ? bias[oc] : 0, a01 = bias ? bias[oc1] : 0;
+                    int32_t a10 = a00, a11 = a01;
+                    for (k = 0; k + 2 <= n; k += 2) {
+                        int32_t x, y, u, v;
+                        x = x0[k]; y = x1[k]; u = f0[k]; v = f1[k];
+                        a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
+                        x = x0[k + 1]; y = x1[k + 1]; u = f0[k + 1]; v = f1[k + 1];
+                        a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
+                    }
+                    if (k < n) {
+                        const int32_t x = x0[k], y = x1[k], u = f0[k], v = f1[k];
+                        a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
+                    }
+                    out0[oc] = finish(a00, quant_of(quant, oc), conv);
+                    if (oc1 != oc) {
+                        out0[oc1] = finish(a01, quant_of(quant, oc1), conv);
+                    }
+                    if (pair) {
+                        out1[oc] = finish(a10, quant_of(quant, oc), conv);
+                        if (oc1 != oc) {
+                            out1[oc1] = finish(a11, quant_of(quant, oc1), conv);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+int tml_conv2d_s8(const tml_context *ctx, const tml_conv_params *conv,
+                  const tml_quant_params *quant, const tml_dims *input_dims, const int8_t *input,
+                  const tml_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                  const tml_dims *output_dims, int8_t *output)
+{
+    (void)ctx;
+    if (filter_dims->c != input_dims->c || filter_dims->n != output_dims->c ||
+        input_dims->n != output_dims->n || conv->dilation_h < 1 || conv->dilation_w < 1) {
+        return TML_ERR_ARG;
+    }
+    if (filter_dims->h == 1 && filter_dims->w == 1 && conv->pad_h == 0 && conv->pad_w == 0 &&
+        conv->stride_h >= 1 && conv->stride_w >= 1 && output_dims->h > 0 && output_dims->w > 0 &&
+        (output_dims->h - 1) * conv->stride_h < input_dims->h &&
+        (output_dims->w - 1) * conv->stride_w < input_dims->w) {
+        conv1x1(conv, quant, input_dims, input, filter, bias, output_dims, output);
+    } else if (filter_dims->h * filter_dims->w * input_dims->c <= TML_CONV_PATCH_MAX) {
+        conv_patches(conv, quant, input_dims, input, filter_dims, filter, bias, output_dims,
+                     output);
+    } else {
+        conv_general(conv, quant, input_dims, input, filter_dims, filter, bias, output_dims,
+                     output);
     }
     return TML_OK;
 }
