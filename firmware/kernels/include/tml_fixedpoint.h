@@ -49,6 +49,48 @@ static inline int32_t tml_clamp_s32(int32_t x, int32_t lo, int32_t hi)
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
+/* A requantization (multiplier, shift) prepared once per output channel for the kernels' hot
+ * loops. For the usual case (multiplier a normalised Q31 value in [2^30, 2^31), shift in
+ * [-31, -1]) the two roundings of tml_multiply_by_quantized_multiplier collapse into one
+ * 64-bit multiply-add and shifts, with the same result for every x:
+ *   hi  = floor((x * M + 2^30) / 2^31)                       (the doubling high multiply)
+ *   out = floor((hi + 2^(s-1) - [hi < 0]) / 2^s)             (round half away from zero)
+ *       = floor((x * M + 2^30 + 2^(30+s) - [hi < 0] * 2^31) / 2^(31+s)),
+ * and hi < 0 exactly when x * M < -2^30, i.e. x <= -2, or x == -1 and M > 2^30. Other
+ * multipliers and shifts take the reference function. */
+typedef struct {
+    int64_t add[2];         /* the added constant for x >= neg_below ([0]) and below ([1]) */
+    int32_t multiplier;
+    int32_t shift;          /* as given (for the reference path) */
+    int32_t high_shift;     /* s - 1: applied to the high word */
+    int32_t neg_below;      /* x < neg_below <=> hi < 0 */
+    int32_t fast;
+} tml_requant;
+
+static inline tml_requant tml_requant_prepare(int32_t multiplier, int32_t shift)
+{
+    tml_requant rq;
+    const int32_t s = -shift;
+    rq.multiplier = multiplier;
+    rq.shift = shift;
+    rq.fast = multiplier >= ((int32_t)1 << 30) && s >= 1 && s <= 31;
+    rq.high_shift = rq.fast ? s - 1 : 0;
+    rq.neg_below = multiplier > ((int32_t)1 << 30) ? 0 : -1;
+    rq.add[0] = rq.fast ? ((int64_t)1 << 30) + ((int64_t)1 << (30 + s)) : 0;
+    rq.add[1] = rq.add[0] - ((int64_t)1 << 31);
+    return rq;
+}
+
+/* x * M as tml_multiply_by_quantized_multiplier(x, multiplier, shift) computes it. */
+static inline int32_t tml_requant_apply(int32_t x, const tml_requant *rq)
+{
+    if (rq->fast) {
+        const int64_t p = (int64_t)x * rq->multiplier + rq->add[x < rq->neg_below];
+        return (int32_t)(p >> 32) >> rq->high_shift;
+    }
+    return tml_multiply_by_quantized_multiplier(x, rq->multiplier, rq->shift);
+}
+
 /* The int8 output of an int32 accumulator: requantized by (multiplier, shift), moved to the
  * output zero point and clamped to the activation range. */
 static inline int8_t tml_requantize_to_s8(int32_t acc, int32_t multiplier, int32_t shift,

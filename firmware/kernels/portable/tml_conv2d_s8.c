@@ -10,24 +10,29 @@
 #include "tml_fixedpoint.h"
 #include "tml_kernels.h"
 
-/* Requantization of one output channel, read once per channel instead of once per value. */
-typedef struct {
-    int32_t multiplier, shift;
-} channel_quant;
+/* Requantization of one output channel, prepared once per channel where the loops allow. */
+typedef tml_requant channel_quant;
 
 static inline channel_quant quant_of(const tml_quant_params *quant, int32_t oc)
 {
     const int32_t q = quant->per_channel ? oc : 0;
-    channel_quant cq;
-    cq.multiplier = quant->multiplier[q];
-    cq.shift = quant->shift[q];
-    return cq;
+    return tml_requant_prepare(quant->multiplier[q], quant->shift[q]);
 }
 
-static inline int8_t finish(int32_t acc, channel_quant cq, const tml_conv_params *conv)
+static inline int8_t finish(int32_t acc, const channel_quant *cq, const tml_conv_params *conv)
 {
-    return tml_requantize_to_s8(acc, cq.multiplier, cq.shift, conv->output_offset,
-                                conv->act_min, conv->act_max);
+    acc = tml_requant_apply(acc, cq) + conv->output_offset;
+    return (int8_t)tml_clamp_s32(acc, conv->act_min, conv->act_max);
+}
+
+/* One value requantized straight from the parameters (loops that visit channels once per
+ * pixel). */
+static inline int8_t finish_raw(int32_t acc, const tml_quant_params *quant, int32_t oc,
+                                const tml_conv_params *conv)
+{
+    const int32_t q = quant->per_channel ? oc : 0;
+    return tml_requantize_to_s8(acc, quant->multiplier[q], quant->shift[q],
+                                conv->output_offset, conv->act_min, conv->act_max);
 }
 
 /* bias[oc] + input_offset * (sum of the filter of output channel oc). */
@@ -41,67 +46,142 @@ static int32_t folded_bias(const int8_t *f, int32_t n, const int32_t *bias, int3
     return (bias ? bias[oc] : 0) + in_offset * sum;
 }
 
-/* 1x1 convolution without padding: out[p][oc] = requant(bias'[oc] + sum_k f[oc][k] * x[p][k]).
- * Pixels are visited row by row (a whole image is one row when the stride is 1). */
+/* Pixel walk of a 1x1 convolution without padding: rows of cols pixels, px_step input values
+ * apart (a whole image is one row when the stride is 1). */
+typedef struct {
+    int32_t rows, cols, px_step, contiguous;
+} pixel_walk;
+
+static const int8_t *walk_row_input(const pixel_walk *pw, const tml_conv_params *conv,
+                                    const tml_dims *input_dims, const tml_dims *output_dims,
+                                    const int8_t *input, int32_t r)
+{
+    const int32_t batch = pw->contiguous ? 0 : r / output_dims->h;
+    const int32_t oy = pw->contiguous ? 0 : r % output_dims->h;
+    return input + (batch * input_dims->h + oy * conv->stride_h) * input_dims->w * input_dims->c;
+}
+
+/* Output channels up to this many inputs deep run four at a time from an interleaved copy of
+ * their filters on the stack (4 bytes per input channel). */
+#define TML_CONV1X1_QUAD_MAX 256
+
+/* Four output channels [oc, oc + 4): their filters interleaved (fq[4k + j] = filter of oc + j
+ * at k) so one pointer serves all four, two pixels per pass: 6 loads per 8 products. */
+static void conv1x1_quad(const tml_conv_params *conv, const tml_quant_params *quant,
+                         const tml_dims *input_dims, const int8_t *input, const int8_t *filter,
+                         const int32_t *bias, const tml_dims *output_dims, int8_t *output,
+                         const pixel_walk *pw, int32_t oc)
+{
+    const int32_t in_c = input_dims->c, out_c = output_dims->c;
+    int8_t fq[4 * TML_CONV1X1_QUAD_MAX];
+    int32_t b[4];
+    channel_quant cq[4];
+    int32_t j, k, r, p;
+    for (j = 0; j < 4; ++j) {
+        const int8_t *f = filter + (oc + j) * in_c;
+        for (k = 0; k < in_c; ++k) {
+            fq[4 * k + j] = f[k];
+        }
+        b[j] = folded_bias(f, in_c, bias, oc + j, conv->input_offset);
+        cq[j] = quant_of(quant, oc + j);
+    }
+    for (r = 0; r < pw->rows; ++r) {
+        const int8_t *in_row = walk_row_input(pw, conv, input_dims, output_dims, input, r);
+        int8_t *out_row = output + r * output_dims->w * out_c + oc;
+        for (p = 0; p < pw->cols; p += 2) {
+            const int32_t pair = p + 1 < pw->cols;
+            const int8_t *x0 = in_row + p * pw->px_step;
+            const int8_t *x1 = pair ? x0 + pw->px_step : x0;
+            const int8_t *fp = fq;
+            int32_t a0 = b[0], a1 = b[1], a2 = b[2], a3 = b[3];
+            int32_t c0 = b[0], c1 = b[1], c2 = b[2], c3 = b[3];
+            for (k = 0; k < in_c; ++k) {
+                const int32_t x = x0[k], y = x1[k];
+                int32_t u;
+                u = fp[0]; a0 += u * x; c0 += u * y;
+                u = fp[1]; a1 += u * x; c1 += u * y;
+                u = fp[2]; a2 += u * x; c2 += u * y;
+                u = fp[3]; a3 += u * x; c3 += u * y;
+                fp += 4;
+            }
+            out_row[p * out_c] = finish(a0, &cq[0], conv);
+            out_row[p * out_c + 1] = finish(a1, &cq[1], conv);
+            out_row[p * out_c + 2] = finish(a2, &cq[2], conv);
+            out_row[p * out_c + 3] = finish(a3, &cq[3], conv);
+            if (pair) {
+                int8_t *o = out_row + (p + 1) * out_c;
+                o[0] = finish(c0, &cq[0], conv);
+                o[1] = finish(c1, &cq[1], conv);
+                o[2] = finish(c2, &cq[2], conv);
+                o[3] = finish(c3, &cq[3], conv);
+            }
+        }
+    }
+}
+
+/* Two output channels [oc, oc + 2) (one when oc is the last), two pixels per pass. */
+static void conv1x1_pair(const tml_conv_params *conv, const tml_quant_params *quant,
+                         const tml_dims *input_dims, const int8_t *input, const int8_t *filter,
+                         const int32_t *bias, const tml_dims *output_dims, int8_t *output,
+                         const pixel_walk *pw, int32_t oc)
+{
+    const int32_t in_c = input_dims->c, out_c = output_dims->c;
+    /* An odd last channel is computed twice (as both lanes); only one lane is stored. */
+    const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
+    const int8_t *f0 = filter + oc * in_c;
+    const int8_t *f1 = filter + oc1 * in_c;
+    const int32_t b0 = folded_bias(f0, in_c, bias, oc, conv->input_offset);
+    const int32_t b1 = folded_bias(f1, in_c, bias, oc1, conv->input_offset);
+    const channel_quant q0 = quant_of(quant, oc), q1 = quant_of(quant, oc1);
+    int32_t r, p, k;
+    for (r = 0; r < pw->rows; ++r) {
+        const int8_t *in_row = walk_row_input(pw, conv, input_dims, output_dims, input, r);
+        int8_t *out_row = output + r * output_dims->w * out_c;
+        for (p = 0; p < pw->cols; p += 2) {
+            const int32_t pair = p + 1 < pw->cols;
+            const int8_t *x0 = in_row + p * pw->px_step;
+            const int8_t *x1 = pair ? x0 + pw->px_step : x0;
+            int32_t a00 = b0, a01 = b1, a10 = b0, a11 = b1;
+            for (k = 0; k < in_c; ++k) {
+                const int32_t x = x0[k], y = x1[k], u = f0[k], v = f1[k];
+                a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
+            }
+            out_row[p * out_c + oc] = finish(a00, &q0, conv);
+            if (oc1 != oc) {
+                out_row[p * out_c + oc1] = finish(a01, &q1, conv);
+            }
+            if (pair) {
+                out_row[(p + 1) * out_c + oc] = finish(a10, &q0, conv);
+                if (oc1 != oc) {
+                    out_row[(p + 1) * out_c + oc1] = finish(a11, &q1, conv);
+                }
+            }
+        }
+    }
+}
+
+/* 1x1 convolution without padding: out[p][oc] = requant(bias'[oc] + sum_k f[oc][k] * x[p][k]),
+ * bias' = bias + input_offset * sum_k f[oc][k]. */
 static void conv1x1(const tml_conv_params *conv, const tml_quant_params *quant,
                     const tml_dims *input_dims, const int8_t *input, const int8_t *filter,
                     const int32_t *bias, const tml_dims *output_dims, int8_t *output)
 {
-    const int32_t in_w = input_dims->w, in_c = input_dims->c, out_c = output_dims->c;
-    const int32_t contiguous = conv->stride_h == 1 && conv->stride_w == 1 &&
-                               output_dims->w == in_w && output_dims->h == input_dims->h;
-    const int32_t rows = contiguous ? 1 : output_dims->n * output_dims->h;
-    const int32_t cols = contiguous ? output_dims->n * output_dims->h * output_dims->w
-                                    : output_dims->w;
-    const int32_t px_step = (contiguous ? 1 : conv->stride_w) * in_c;
-    const int32_t in_img = input_dims->h * in_w * in_c;
-    int32_t oc, r, p, k;
-    for (oc = 0; oc < out_c; oc += 2) {
-        /* An odd last channel is computed twice (as both lanes); only one lane is stored. */
-        const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
-        const int8_t *f0 = filter + oc * in_c;
-        const int8_t *f1 = filter + oc1 * in_c;
-        const int32_t b0 = folded_bias(f0, in_c, bias, oc, conv->input_offset);
-        const int32_t b1 = folded_bias(f1, in_c, bias, oc1, conv->input_offset);
-        const channel_quant q0 = quant_of(quant, oc), q1 = quant_of(quant, oc1);
-        for (r = 0; r < rows; ++r) {
-            /* Output row r = (batch, oy); its first pixel's input. */
-            const int32_t batch = contiguous ? 0 : r / output_dims->h;
-            const int32_t oy = contiguous ? 0 : r % output_dims->h;
-            const int8_t *in_row = input + batch * in_img + oy * conv->stride_h * in_w * in_c;
-            int8_t *out_row = output + r * output_dims->w * out_c;
-            for (p = 0; p < cols; p += 2) {
-                const int32_t pair = p + 1 < cols;
-                const int8_t *x0 = in_row + p * px_step;
-                const int8_t *x1 = pair ? x0 + px_step : x0;
-                int32_t a00 = b0, a01 = b1, a10 = b0, a11 = b1;
-                for (k = 0; k + 4 <= in_c; k += 4) {
-                    int32_t x, y, u, v;
-                    x = x0[k]; y = x1[k]; u = f0[k]; v = f1[k];
-                    a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
-                    x = x0[k + 1]; y = x1[k + 1]; u = f0[k + 1]; v = f1[k + 1];
-                    a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
-                    x = x0[k + 2]; y = x1[k + 2]; u = f0[k + 2]; v = f1[k + 2];
-                    a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
-                    x = x0[k + 3]; y = x1[k + 3]; u = f0[k + 3]; v = f1[k + 3];
-                    a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
-                }
-                for (; k < in_c; ++k) {
-                    const int32_t x = x0[k], y = x1[k], u = f0[k], v = f1[k];
-                    a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
-                }
-                out_row[p * out_c + oc] = finish(a00, q0, conv);
-                if (oc1 != oc) {
-                    out_row[p * out_c + oc1] = finish(a01, q1, conv);
-                }
-                if (pair) {
-                    out_row[(p + 1) * out_c + oc] = finish(a10, q0, conv);
-                    if (oc1 != oc) {
-                        out_row[(p + 1) * out_c + oc1] = finish(a11, q1, conv);
-                    }
-                }
-            }
+    const int32_t out_c = output_dims->c;
+    pixel_walk pw;
+    int32_t oc = 0;
+    pw.contiguous = conv->stride_h == 1 && conv->stride_w == 1 &&
+                    output_dims->w == input_dims->w && output_dims->h == input_dims->h;
+    pw.rows = pw.contiguous ? 1 : output_dims->n * output_dims->h;
+    pw.cols = pw.contiguous ? output_dims->n * output_dims->h * output_dims->w : output_dims->w;
+    pw.px_step = (pw.contiguous ? 1 : conv->stride_w) * input_dims->c;
+    if (input_dims->c <= TML_CONV1X1_QUAD_MAX) {
+        for (; oc + 4 <= out_c; oc += 4) {
+            conv1x1_quad(conv, quant, input_dims, input, filter, bias, output_dims, output, &pw,
+                         oc);
         }
+    }
+    for (; oc < out_c; oc += 2) {
+        conv1x1_pair(conv, quant, input_dims, input, filter, bias, output_dims, output, &pw, oc);
     }
 }
 
@@ -191,7 +271,7 @@ static void conv_general(const tml_conv_params *conv, const tml_quant_params *qu
                     }
                     dot_taps(&t, f, conv->input_offset, acc);
                     for (lane = 0; lane < n; ++lane) {
-                        out_px[oc + lane] = finish(acc[lane], quant_of(quant, oc + lane), conv);
+                        out_px[oc + lane] = finish_raw(acc[lane], quant, oc + lane, conv);
                     }
                 }
             }
@@ -272,14 +352,14 @@ static void conv_patches(const tml_conv_params *conv, const tml_quant_params *qu
                         const int32_t x = x0[k], y = x1[k], u = f0[k], v = f1[k];
                         a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
                     }
-                    out0[oc] = finish(a00, quant_of(quant, oc), conv);
+                    out0[oc] = finish_raw(a00, quant, oc, conv);
                     if (oc1 != oc) {
-                        out0[oc1] = finish(a01, quant_of(quant, oc1), conv);
+                        out0[oc1] = finish_raw(a01, quant, oc1, conv);
                     }
                     if (pair) {
-                        out1[oc] = finish(a10, quant_of(quant, oc), conv);
+                        out1[oc] = finish_raw(a10, quant, oc, conv);
                         if (oc1 != oc) {
-                            out1[oc1] = finish(a11, quant_of(quant, oc1), conv);
+                            out1[oc1] = finish_raw(a11, quant, oc1, conv);
                         }
                     }
                 }

@@ -71,7 +71,7 @@ static void dw3x3(const tml_dw_conv_params *conv, const tml_quant_params *quant,
     for (c = 0; c < ch; ++c) {
         const int32_t base = bias ? bias[c] : 0;
         const int32_t q = quant->per_channel ? c : 0;
-        const int32_t mult = quant->multiplier[q], shift = quant->shift[q];
+        const tml_requant rq = tml_requant_prepare(quant->multiplier[q], quant->shift[q]);
         for (b = 0; b < input_dims->n; ++b) {
             const int8_t *in_b = input + b * in_h * in_w * ch + c;
             int8_t *out_b = output + b * out_h * out_w * ch + c;
@@ -111,7 +111,8 @@ static void dw3x3(const tml_dw_conv_params *conv, const tml_quant_params *quant,
                             }
                         }
                     }
-                    out_p[v * ostep_v] = tml_requantize_to_s8(acc, mult, shift, out_off, lo, hi);
+                    out_p[v * ostep_v] =
+                        (int8_t)tml_clamp_s32(tml_requant_apply(acc, &rq) + out_off, lo, hi);
                 }
             }
         }
