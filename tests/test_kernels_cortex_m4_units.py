@@ -187,6 +187,49 @@ def test_conv_1x1_in_place_matches_portable(lib: C.CDLL, seed: int) -> None:
     np.testing.assert_array_equal(buf, want)
 
 
+FcParams = _struct("FcParams", ["input_offset", "filter_offset", "output_offset", "act_min",
+                                "act_max"])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_fully_connected_matches_portable(lib: C.CDLL, seed: int) -> None:
+    """Depths with and without a tail of < 4 values, odd unit counts (a lone last unit),
+    batches, per-tensor and per-channel, full-range and clamped outputs, no bias, and a
+    non-zero filter offset (not produced by TFLite int8, but part of the kernel contract)."""
+    rng = np.random.default_rng(400 + seed)
+    batches, depth, units = int(rng.integers(1, 4)), int(rng.integers(1, 90)), \
+        int(rng.integers(1, 14))
+    per_channel = bool(seed % 2)
+    in_off, zp_out = int(rng.integers(-127, 129)), int(rng.integers(-128, 128))
+    f_off = int(rng.integers(-20, 20)) if seed % 4 == 3 else 0
+    mults, shifts, lo, hi = _quant(rng, units if per_channel else 1, zp_out,
+                                   clamp=seed % 3 == 1)
+    if seed % 3 == 0:
+        lo = -128  # no activation: values below the zero point survive
+    if seed % 4 == 2:
+        shifts = rng.integers(-3, 3, len(shifts)).astype(np.int32)  # left shifts too
+    x = rng.integers(-128, 128, batches * depth, dtype=np.int8)
+    wts = rng.integers(-127, 128, (units, depth), dtype=np.int8)
+    bias = None if seed % 5 == 4 else rng.integers(-5000, 5000, units).astype(np.int32)
+    params = FcParams(in_off, f_off, zp_out, lo, hi)
+    q = Quant(p32(mults), p32(shifts), int(per_channel))
+    b_ptr = None if bias is None else p32(bias)
+    want = np.zeros(batches * units, np.int8)
+    assert lib.tml_fully_connected_s8(None, C.byref(params), C.byref(q), batches, depth, p8(x),
+                                      units, p8(wts), b_ptr, p8(want)) == 0
+    scratch = np.zeros(max(1, depth // 4 * 2), np.int32)
+    ctx = Ctx(scratch.ctypes.data, scratch.nbytes)
+    got = np.ones_like(want)
+    assert lib.tml_fully_connected_s8_m4(C.byref(ctx), C.byref(params), C.byref(q), batches,
+                                         depth, p8(x), units, p8(wts), b_ptr, p8(got)) == 0
+    np.testing.assert_array_equal(got, want)
+    small = Ctx(scratch.ctypes.data, depth // 4 * 8 - 4)
+    if depth >= 4:  # too little scratch is refused, not overrun
+        assert lib.tml_fully_connected_s8_m4(C.byref(small), C.byref(params), C.byref(q),
+                                             batches, depth, p8(x), units, p8(wts), b_ptr,
+                                             p8(got)) != 0
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_depthwise_3x3_in_place_matches_portable(lib: C.CDLL, seed: int) -> None:
     rng = np.random.default_rng(300 + seed)

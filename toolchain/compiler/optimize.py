@@ -56,6 +56,12 @@ def conv1x1_scratch_bytes(call: KernelCall) -> int:
     return 4 * call.dims["input"][3] * 2
 
 
+def fc_scratch_bytes(call: KernelCall) -> int:
+    """Scratch of the Armv7E-M fully connected kernel: the widened input row (bytes), as
+    TML_M4_FC_SCRATCH_BYTES in tml_kernels_m4.h."""
+    return max(4, call.sizes["depth"] // 4 * 8)
+
+
 def dw3x3_scratch_bytes(call: KernelCall) -> int:
     """Scratch of ``depthwise_conv2d_3x3_m4``: one zero-point-padded int16 channel plane."""
     _, h, w, _ = call.dims["input"]

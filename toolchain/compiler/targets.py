@@ -67,6 +67,7 @@ def _dsp_table() -> dict[str, KernelImpl]:
     return {
         **PORTABLE,
         "avgpool": _m4("tml_avgpool_s8_m4", no_scratch, False),
+        "fully_connected": _m4("tml_fully_connected_s8_m4", optimize.fc_scratch_bytes, False),
         "conv2d_m4": _m4("tml_conv2d_s8_m4", optimize.conv_scratch_bytes, False, gemm=True),
         "conv2d_1x1_m4": _m4("tml_conv2d_1x1_s8_m4", optimize.conv1x1_scratch_bytes, True,
                              gemm=True),

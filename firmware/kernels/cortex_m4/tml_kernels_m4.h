@@ -55,6 +55,7 @@ static inline int32_t tml_m4_shift(const tml_m4_requant *rq)
 /* Scratch bytes for the kernels below (the compiler plans them in the arena). */
 #define TML_M4_CONV_SCRATCH_BYTES(k_padded) (4 * (k_padded) * 2)
 #define TML_M4_DW3X3_SCRATCH_BYTES(h, w) (((h) + 2) * (2 * (((w) + 1) / 2) + 2) * 2)
+#define TML_M4_FC_SCRATCH_BYTES(depth) (((depth) / 4) * 8 > 0 ? ((depth) / 4) * 8 : 4)
 
 /* Any 2-D convolution via im2col of 4 output pixels at a time. The filter is OHWI with each
  * output channel's fh*fw*in_c weights padded with zeros to a multiple of 4 (k_padded).
@@ -83,6 +84,13 @@ int tml_depthwise_conv2d_3x3_s8_m4(const tml_context *ctx, const tml_dw_conv_par
 int tml_avgpool_s8_m4(const tml_context *ctx, const tml_pool_params *pool,
                       const tml_dims *input_dims, const int8_t *input,
                       const tml_dims *output_dims, int8_t *output);
+
+/* Same contract as tml_fully_connected_s8 (TFLite requantization, any activation range, any
+ * depth). Not in place. Scratch: TML_M4_FC_SCRATCH_BYTES(depth). */
+int tml_fully_connected_s8_m4(const tml_context *ctx, const tml_fc_params *fc,
+                              const tml_quant_params *quant, int32_t batches, int32_t depth,
+                              const int8_t *input, int32_t units, const int8_t *filter,
+                              const int32_t *bias, int8_t *output);
 
 #ifdef __cplusplus
 }
