@@ -11,8 +11,10 @@ quantization allow it is switched from the portable kernel to one of
 For those calls the bias, ``input_offset * sum(weights)``, the output zero point and both rounding
 steps of the TFLite requantization are folded into one int64 offset per output channel
 (:func:`fold_requant`), exact when the fused activation clamps at or above the output zero
-point and the TFLite shift is <= -1; otherwise the portable kernel stays. Everything else
-(pooling, fully connected, softmax, ...) keeps the portable kernel.
+point and the TFLite shift is <= -1; otherwise the portable kernel stays. Average pooling and
+fully connected layers take their Armv7E-M twins on these targets for every call (same contract
+as the portable kernels, see ``targets.py``); softmax, max pooling, ADD and QUANTIZE keep the
+portable kernels.
 """
 
 from __future__ import annotations
