@@ -10,6 +10,13 @@
 
 #include <stdint.h>
 
+/* Keeps a rarely taken path out of the hot loops (code size); a no-op for other compilers. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TML_NOINLINE __attribute__((noinline))
+#else
+#define TML_NOINLINE
+#endif
+
 /* (a * b * 2) >> 32 with rounding; saturates the one overflowing case (INT32_MIN^2). */
 static inline int32_t tml_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
 {
@@ -81,14 +88,18 @@ static inline tml_requant tml_requant_prepare(int32_t multiplier, int32_t shift)
     return rq;
 }
 
+/* tml_requant_apply when rq->fast is set. */
+static inline int32_t tml_requant_apply_fast(int32_t x, const tml_requant *rq)
+{
+    const int64_t p = (int64_t)x * rq->multiplier + rq->add[x < rq->neg_below];
+    return (int32_t)(p >> 32) >> rq->high_shift;
+}
+
 /* x * M as tml_multiply_by_quantized_multiplier(x, multiplier, shift) computes it. */
 static inline int32_t tml_requant_apply(int32_t x, const tml_requant *rq)
 {
-    if (rq->fast) {
-        const int64_t p = (int64_t)x * rq->multiplier + rq->add[x < rq->neg_below];
-        return (int32_t)(p >> 32) >> rq->high_shift;
-    }
-    return tml_multiply_by_quantized_multiplier(x, rq->multiplier, rq->shift);
+    return rq->fast ? tml_requant_apply_fast(x, rq)
+                    : tml_multiply_by_quantized_multiplier(x, rq->multiplier, rq->shift);
 }
 
 /* The int8 output of an int32 accumulator: requantized by (multiplier, shift), moved to the

@@ -19,9 +19,16 @@ static inline channel_quant quant_of(const tml_quant_params *quant, int32_t oc)
     return tml_requant_prepare(quant->multiplier[q], quant->shift[q]);
 }
 
+/* The reference path, out of line: rare, and the hot loops stay small. */
+static TML_NOINLINE int32_t requant_reference(int32_t acc, const channel_quant *cq)
+{
+    return tml_multiply_by_quantized_multiplier(acc, cq->multiplier, cq->shift);
+}
+
 static inline int8_t finish(int32_t acc, const channel_quant *cq, const tml_conv_params *conv)
 {
-    acc = tml_requant_apply(acc, cq) + conv->output_offset;
+    acc = (cq->fast ? tml_requant_apply_fast(acc, cq) : requant_reference(acc, cq)) +
+          conv->output_offset;
     return (int8_t)tml_clamp_s32(acc, conv->act_min, conv->act_max);
 }
 
@@ -46,184 +53,96 @@ static int32_t folded_bias(const int8_t *f, int32_t n, const int32_t *bias, int3
     return (bias ? bias[oc] : 0) + in_offset * sum;
 }
 
-/* Pixel walk of a 1x1 convolution without padding: rows of cols pixels, px_step input values
- * apart (a whole image is one row when the stride is 1). */
-typedef struct {
-    int32_t rows, cols, px_step, contiguous;
-} pixel_walk;
+/* 1x1 convolutions up to this many input channels deep run from an interleaved copy of four
+ * output channels' filters on the stack (4 bytes per input channel). */
+#define TML_CONV1X1_MAX_DEPTH 256
 
-static const int8_t *walk_row_input(const pixel_walk *pw, const tml_conv_params *conv,
-                                    const tml_dims *input_dims, const tml_dims *output_dims,
-                                    const int8_t *input, int32_t r)
-{
-    const int32_t batch = pw->contiguous ? 0 : r / output_dims->h;
-    const int32_t oy = pw->contiguous ? 0 : r % output_dims->h;
-    return input + (batch * input_dims->h + oy * conv->stride_h) * input_dims->w * input_dims->c;
-}
-
-/* Output channels up to this many inputs deep run four at a time from an interleaved copy of
- * their filters on the stack (4 bytes per input channel). */
-#define TML_CONV1X1_QUAD_MAX 256
-
-/* Four output channels [oc, oc + 4): their filters interleaved (fq[4k + j] = filter of oc + j
- * at k) so one pointer serves all four, two pixels per pass: 6 loads per 8 products. */
-static void conv1x1_quad(const tml_conv_params *conv, const tml_quant_params *quant,
-                         const tml_dims *input_dims, const int8_t *input, const int8_t *filter,
-                         const int32_t *bias, const tml_dims *output_dims, int8_t *output,
-                         const pixel_walk *pw, int32_t oc)
+/* 1x1 convolution without padding: out[p][oc] = requant(bias'[oc] + sum_k f[oc][k] * x[p][k]),
+ * bias' = bias + input_offset * sum_k f[oc][k]. Four output channels per pass, their filters
+ * interleaved (fq[4k + j] = filter of channel j at k) so one pointer serves all four, and two
+ * pixels per pass: 6 loads per 8 products. A last block of fewer than four channels repeats
+ * its last channel in the spare lanes and does not store them. */
+static void conv1x1(const tml_conv_params *conv, const tml_quant_params *quant,
+                    const tml_dims *input_dims, const int8_t *input, const int8_t *filter,
+                    const int32_t *bias, const tml_dims *output_dims, int8_t *output)
 {
     const int32_t in_c = input_dims->c, out_c = output_dims->c;
-    int8_t fq[4 * TML_CONV1X1_QUAD_MAX];
+    /* Pixels: rows of cols pixels, px_step input values apart (one row when the stride is 1). */
+    const int32_t contiguous = conv->stride_h == 1 && conv->stride_w == 1 &&
+                               output_dims->w == input_dims->w &&
+                               output_dims->h == input_dims->h;
+    const int32_t rows = contiguous ? 1 : output_dims->n * output_dims->h;
+    const int32_t cols = contiguous ? output_dims->n * output_dims->h * output_dims->w
+                                    : output_dims->w;
+    const int32_t px_step = (contiguous ? 1 : conv->stride_w) * in_c;
+    int8_t fq[4 * TML_CONV1X1_MAX_DEPTH];
     int32_t b[4];
     channel_quant cq[4];
-    int32_t j, k, r, p;
-    for (j = 0; j < 4; ++j) {
-        const int8_t *f = filter + (oc + j) * in_c;
-        for (k = 0; k < in_c; ++k) {
-            fq[4 * k + j] = f[k];
-        }
-        b[j] = folded_bias(f, in_c, bias, oc + j, conv->input_offset);
-        cq[j] = quant_of(quant, oc + j);
-    }
-    for (r = 0; r < pw->rows; ++r) {
-        const int8_t *in_row = walk_row_input(pw, conv, input_dims, output_dims, input, r);
-        int8_t *out_row = output + r * output_dims->w * out_c + oc;
-        for (p = 0; p < pw->cols; p += 2) {
-            const int32_t pair = p + 1 < pw->cols;
-            const int8_t *x0 = in_row + p * pw->px_step;
-            const int8_t *x1 = pair ? x0 + pw->px_step : x0;
-            const int8_t *fp = fq;
-            int32_t a0 = b[0], a1 = b[1], a2 = b[2], a3 = b[3];
-            int32_t c0 = b[0], c1 = b[1], c2 = b[2], c3 = b[3];
+    int32_t oc, j, k, r, p;
+    for (oc = 0; oc < out_c; oc += 4) {
+        const int32_t n = out_c - oc < 4 ? out_c - oc : 4;
+        for (j = 0; j < 4; ++j) {
+            const int32_t c = oc + (j < n ? j : n - 1);
+            const int8_t *f = filter + c * in_c;
             for (k = 0; k < in_c; ++k) {
-                const int32_t x = x0[k], y = x1[k];
-                int32_t u;
-                u = fp[0]; a0 += u * x; c0 += u * y;
-                u = fp[1]; a1 += u * x; c1 += u * y;
-                u = fp[2]; a2 += u * x; c2 += u * y;
-                u = fp[3]; a3 += u * x; c3 += u * y;
-                fp += 4;
+                fq[4 * k + j] = f[k];
             }
-            out_row[p * out_c] = finish(a0, &cq[0], conv);
-            out_row[p * out_c + 1] = finish(a1, &cq[1], conv);
-            out_row[p * out_c + 2] = finish(a2, &cq[2], conv);
-            out_row[p * out_c + 3] = finish(a3, &cq[3], conv);
-            if (pair) {
-                int8_t *o = out_row + (p + 1) * out_c;
-                o[0] = finish(c0, &cq[0], conv);
-                o[1] = finish(c1, &cq[1], conv);
-                o[2] = finish(c2, &cq[2], conv);
-                o[3] = finish(c3, &cq[3], conv);
-            }
+            b[j] = folded_bias(f, in_c, bias, c, conv->input_offset);
+            cq[j] = quant_of(quant, c);
         }
-    }
-}
-
-/* Two output channels [oc, oc + 2) (one when oc is the last), two pixels per pass. */
-static void conv1x1_pair(const tml_conv_params *conv, const tml_quant_params *quant,
-                         const tml_dims *input_dims, const int8_t *input, const int8_t *filter,
-                         const int32_t *bias, const tml_dims *output_dims, int8_t *output,
-                         const pixel_walk *pw, int32_t oc)
-{
-    const int32_t in_c = input_dims->c, out_c = output_dims->c;
-    /* An odd last channel is computed twice (as both lanes); only one lane is stored. */
-    const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
-    const int8_t *f0 = filter + oc * in_c;
-    const int8_t *f1 = filter + oc1 * in_c;
-    const int32_t b0 = folded_bias(f0, in_c, bias, oc, conv->input_offset);
-    const int32_t b1 = folded_bias(f1, in_c, bias, oc1, conv->input_offset);
-    const channel_quant q0 = quant_of(quant, oc), q1 = quant_of(quant, oc1);
-    int32_t r, p, k;
-    for (r = 0; r < pw->rows; ++r) {
-        const int8_t *in_row = walk_row_input(pw, conv, input_dims, output_dims, input, r);
-        int8_t *out_row = output + r * output_dims->w * out_c;
-        for (p = 0; p < pw->cols; p += 2) {
-            const int32_t pair = p + 1 < pw->cols;
-            const int8_t *x0 = in_row + p * pw->px_step;
-            const int8_t *x1 = pair ? x0 + pw->px_step : x0;
-            int32_t a00 = b0, a01 = b1, a10 = b0, a11 = b1;
-            for (k = 0; k < in_c; ++k) {
-                const int32_t x = x0[k], y = x1[k], u = f0[k], v = f1[k];
-                a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
-            }
-            out_row[p * out_c + oc] = finish(a00, &q0, conv);
-            if (oc1 != oc) {
-                out_row[p * out_c + oc1] = finish(a01, &q1, conv);
-            }
-            if (pair) {
-                out_row[(p + 1) * out_c + oc] = finish(a10, &q0, conv);
-                if (oc1 != oc) {
-                    out_row[(p + 1) * out_c + oc1] = finish(a11, &q1, conv);
+        for (r = 0; r < rows; ++r) {
+            const int32_t batch = contiguous ? 0 : r / output_dims->h;
+            const int32_t oy = contiguous ? 0 : r % output_dims->h;
+            const int8_t *in_row =
+                input + (batch * input_dims->h + oy * conv->stride_h) * input_dims->w * in_c;
+            int8_t *out_row = output + r * output_dims->w * out_c + oc;
+            for (p = 0; p < cols; p += 2) {
+                const int32_t pair = p + 1 < cols;
+                const int8_t *x0 = in_row + p * px_step;
+                const int8_t *x1 = pair ? x0 + px_step : x0;
+                const int8_t *fp = fq;
+                int32_t a0 = b[0], a1 = b[1], a2 = b[2], a3 = b[3];
+                int32_t c0 = b[0], c1 = b[1], c2 = b[2], c3 = b[3];
+                for (k = 0; k < in_c; ++k) {
+                    const int32_t x = x0[k], y = x1[k];
+                    int32_t u;
+                    u = fp[0]; a0 += u * x; c0 += u * y;
+                    u = fp[1]; a1 += u * x; c1 += u * y;
+                    u = fp[2]; a2 += u * x; c2 += u * y;
+                    u = fp[3]; a3 += u * x; c3 += u * y;
+                    fp += 4;
+                }
+                out_row[p * out_c] = finish(a0, &cq[0], conv);
+                if (n > 1) {
+                    out_row[p * out_c + 1] = finish(a1, &cq[1], conv);
+                }
+                if (n > 2) {
+                    out_row[p * out_c + 2] = finish(a2, &cq[2], conv);
+                }
+                if (n > 3) {
+                    out_row[p * out_c + 3] = finish(a3, &cq[3], conv);
+                }
+                if (pair) {
+                    int8_t *o = out_row + (p + 1) * out_c;
+                    o[0] = finish(c0, &cq[0], conv);
+                    if (n > 1) {
+                        o[1] = finish(c1, &cq[1], conv);
+                    }
+                    if (n > 2) {
+                        o[2] = finish(c2, &cq[2], conv);
+                    }
+                    if (n > 3) {
+                        o[3] = finish(c3, &cq[3], conv);
+                    }
                 }
             }
         }
     }
 }
 
-/* 1x1 convolution without padding: out[p][oc] = requant(bias'[oc] + sum_k f[oc][k] * x[p][k]),
- * bias' = bias + input_offset * sum_k f[oc][k]. */
-static void conv1x1(const tml_conv_params *conv, const tml_quant_params *quant,
-                    const tml_dims *input_dims, const int8_t *input, const int8_t *filter,
-                    const int32_t *bias, const tml_dims *output_dims, int8_t *output)
-{
-    const int32_t out_c = output_dims->c;
-    pixel_walk pw;
-    int32_t oc = 0;
-    pw.contiguous = conv->stride_h == 1 && conv->stride_w == 1 &&
-                    output_dims->w == input_dims->w && output_dims->h == input_dims->h;
-    pw.rows = pw.contiguous ? 1 : output_dims->n * output_dims->h;
-    pw.cols = pw.contiguous ? output_dims->n * output_dims->h * output_dims->w : output_dims->w;
-    pw.px_step = (pw.contiguous ? 1 : conv->stride_w) * input_dims->c;
-    if (input_dims->c <= TML_CONV1X1_QUAD_MAX) {
-        for (; oc + 4 <= out_c; oc += 4) {
-            conv1x1_quad(conv, quant, input_dims, input, filter, bias, output_dims, output, &pw,
-                         oc);
-        }
-    }
-    for (; oc < out_c; oc += 2) {
-        conv1x1_pair(conv, quant, input_dims, input, filter, bias, output_dims, output, &pw, oc);
-    }
-}
-
-/* The taps of one output pixel that fall inside the input, as segments of contiguous
- * (input, filter) values: `count` segments of `len` values, `in_step`/`f_step` apart within a
- * filter row; rows [fy_start, fy_end). */
-typedef struct {
-    const int8_t *in0; /* input at the first visited tap of the first visited row */
-    int32_t f0;        /* offset of that tap in one output channel's filter */
-    int32_t rows, in_row_step, f_row_step;
-    int32_t count, len, in_step, f_step;
-} pixel_taps;
-
-/* Accumulates sum f * (x + off) over the pixel's taps for the output channels whose filters
- * start at f[0..n), n <= 4 (unused lanes point at lane 0's filter). */
-static void dot_taps(const pixel_taps *t, const int8_t *const f[4], int32_t in_offset,
-                     int32_t acc[4])
-{
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    int32_t y, s, k;
-    for (y = 0; y < t->rows; ++y) {
-        const int8_t *x_row = t->in0 + y * t->in_row_step;
-        const int32_t f_row = t->f0 + y * t->f_row_step;
-        for (s = 0; s < t->count; ++s) {
-            const int8_t *xp = x_row + s * t->in_step;
-            const int32_t fo = f_row + s * t->f_step;
-            const int8_t *p0 = f[0] + fo, *p1 = f[1] + fo, *p2 = f[2] + fo, *p3 = f[3] + fo;
-            for (k = 0; k < t->len; ++k) {
-                const int32_t x = xp[k] + in_offset;
-                a0 += p0[k] * x;
-                a1 += p1[k] * x;
-                a2 += p2[k] * x;
-                a3 += p3[k] * x;
-            }
-        }
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-}
-
+/* Any other convolution (receptive fields larger than the patch path takes): per output pixel
+ * only the filter taps inside the input are visited; with dilation 1 a filter row is one
+ * contiguous run of taps x channels. */
 static void conv_general(const tml_conv_params *conv, const tml_quant_params *quant,
                          const tml_dims *input_dims, const int8_t *input,
                          const tml_dims *filter_dims, const int8_t *filter,
@@ -233,8 +152,8 @@ static void conv_general(const tml_conv_params *conv, const tml_quant_params *qu
     const int32_t f_h = filter_dims->h, f_w = filter_dims->w;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
     const int32_t dil_h = conv->dilation_h, dil_w = conv->dilation_w;
-    const int32_t f_size = f_h * f_w * in_c;
-    int32_t b, oy, ox, oc, lane;
+    const int32_t in_offset = conv->input_offset;
+    int32_t b, oy, ox, oc, fy, fx, k;
     for (b = 0; b < input_dims->n; ++b) {
         const int8_t *in_b = input + b * in_h * in_w * in_c;
         for (oy = 0; oy < out_h; ++oy) {
@@ -245,34 +164,25 @@ static void conv_general(const tml_conv_params *conv, const tml_quant_params *qu
                 const int32_t in_x0 = ox * conv->stride_w - conv->pad_w;
                 const int32_t fx_start = tml_first_tap(in_x0, dil_w);
                 const int32_t fx_end = tml_end_tap(in_x0, dil_w, in_w, f_w);
+                /* dil_w == 1: one run of taps x channels per filter row */
+                const int32_t runs = dil_w == 1 ? 1 : fx_end - fx_start;
+                const int32_t run = dil_w == 1 ? (fx_end - fx_start) * in_c : in_c;
                 int8_t *out_px = output + ((b * out_h + oy) * out_w + ox) * out_c;
-                pixel_taps t;
-                t.in0 = in_b + ((in_y0 + fy_start * dil_h) * in_w + in_x0 + fx_start * dil_w) *
-                                   in_c;
-                t.f0 = (fy_start * f_w + fx_start) * in_c;
-                t.rows = fy_end > fy_start ? fy_end - fy_start : 0;
-                t.in_row_step = dil_h * in_w * in_c;
-                t.f_row_step = f_w * in_c;
-                t.count = dil_w == 1 ? 1 : fx_end - fx_start;
-                t.len = dil_w == 1 ? (fx_end - fx_start) * in_c : in_c;
-                t.in_step = dil_w * in_c;
-                t.f_step = in_c;
-                if (t.count <= 0 || t.len <= 0) {
-                    t.rows = 0;
-                }
-                for (oc = 0; oc < out_c; oc += 4) {
-                    const int32_t n = out_c - oc < 4 ? out_c - oc : 4;
-                    const int8_t *f[4];
-                    int32_t acc[4];
-                    for (lane = 0; lane < 4; ++lane) {
-                        const int32_t c = oc + (lane < n ? lane : 0);
-                        f[lane] = filter + c * f_size;
-                        acc[lane] = bias ? bias[c] : 0;
+                for (oc = 0; oc < out_c; ++oc) {
+                    int32_t acc = bias ? bias[oc] : 0;
+                    for (fy = fy_start; fy < fy_end; ++fy) {
+                        const int8_t *in_p =
+                            in_b + ((in_y0 + fy * dil_h) * in_w + in_x0 + fx_start * dil_w) * in_c;
+                        const int8_t *f_p = filter + ((oc * f_h + fy) * f_w + fx_start) * in_c;
+                        for (fx = 0; fx < runs; ++fx) {
+                            for (k = 0; k < run; ++k) {
+                                acc += (int32_t)f_p[k] * ((int32_t)in_p[k] + in_offset);
+                            }
+                            in_p += dil_w * in_c;
+                            f_p += in_c;
+                        }
                     }
-                    dot_taps(&t, f, conv->input_offset, acc);
-                    for (lane = 0; lane < n; ++lane) {
-                        out_px[oc + lane] = finish_raw(acc[lane], quant, oc + lane, conv);
-                    }
+                    out_px[oc] = finish_raw(acc, quant, oc, conv);
                 }
             }
         }
@@ -379,7 +289,8 @@ int tml_conv2d_s8(const tml_context *ctx, const tml_conv_params *conv,
         return TML_ERR_ARG;
     }
     if (filter_dims->h == 1 && filter_dims->w == 1 && conv->pad_h == 0 && conv->pad_w == 0 &&
-        conv->stride_h >= 1 && conv->stride_w >= 1 && output_dims->h > 0 && output_dims->w > 0 &&
+        input_dims->c <= TML_CONV1X1_MAX_DEPTH && conv->stride_h >= 1 && conv->stride_w >= 1 &&
+        output_dims->h > 0 && output_dims->w > 0 &&
         (output_dims->h - 1) * conv->stride_h < input_dims->h &&
         (output_dims->w - 1) * conv->stride_w < input_dims->w) {
         conv1x1(conv, quant, input_dims, input, filter, bias, output_dims, output);
