@@ -20,15 +20,16 @@ static inline channel_quant quant_of(const tml_quant_params *quant, int32_t oc)
 }
 
 /* The reference path, out of line: rare, and the hot loops stay small. */
-static TML_NOINLINE int32_t requant_reference(int32_t acc, const channel_quant *cq)
+static TML_NOINLINE int32_t requant_reference(int32_t acc, int32_t multiplier, int32_t shift)
 {
-    return tml_multiply_by_quantized_multiplier(acc, cq->multiplier, cq->shift);
+    return tml_multiply_by_quantized_multiplier(acc, multiplier, shift);
 }
 
 static inline int8_t finish(int32_t acc, const channel_quant *cq, const tml_conv_params *conv)
 {
-    acc = (cq->fast ? tml_requant_apply_fast(acc, cq) : requant_reference(acc, cq)) +
-          conv->output_offset;
+    acc = cq->fast ? tml_requant_apply_fast(acc, cq)
+                   : requant_reference(acc, cq->multiplier, cq->shift);
+    acc += conv->output_offset;
     return (int8_t)tml_clamp_s32(acc, conv->act_min, conv->act_max);
 }
 
@@ -38,8 +39,8 @@ static inline int8_t finish_raw(int32_t acc, const tml_quant_params *quant, int3
                                 const tml_conv_params *conv)
 {
     const int32_t q = quant->per_channel ? oc : 0;
-    return tml_requantize_to_s8(acc, quant->multiplier[q], quant->shift[q],
-                                conv->output_offset, conv->act_min, conv->act_max);
+    acc = requant_reference(acc, quant->multiplier[q], quant->shift[q]) + conv->output_offset;
+    return (int8_t)tml_clamp_s32(acc, conv->act_min, conv->act_max);
 }
 
 /* bias[oc] + input_offset * (sum of the filter of output channel oc). */

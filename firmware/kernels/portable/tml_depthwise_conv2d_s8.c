@@ -34,6 +34,18 @@ static int32_t dw_clipped(const tml_dw_conv_params *conv, const tml_dims *input_
     return acc;
 }
 
+/* The reference requantization, out of line: rare, and the hot loop stays small. */
+static TML_NOINLINE int32_t requant_reference(int32_t acc, int32_t multiplier, int32_t shift)
+{
+    return tml_multiply_by_quantized_multiplier(acc, multiplier, shift);
+}
+
+static inline int32_t requant(int32_t acc, const tml_requant *rq)
+{
+    return rq->fast ? tml_requant_apply_fast(acc, rq)
+                    : requant_reference(acc, rq->multiplier, rq->shift);
+}
+
 /* 3x3, depth multiplier 1, dilation 1; any stride and padding. One channel at a time, over
  * "lines": the outer spatial axis (u) is the shorter one of the output, so the per-line set-up
  * is paid rarely, and the inner axis (v) is the longer one. Per line, filter rows that fall
@@ -95,7 +107,38 @@ static void dw3x3(const tml_dw_conv_params *conv, const tml_quant_params *quant,
                 for (v = 0; v < out_v; ++v) {
                     const int32_t v0 = v * sv - pad_v;
                     int32_t acc;
-                    if (v >= v_first && v <= v_last) {
+                    if (sv == 1 && v >= v_first && v < v_last) {
+                        /* two neighbours along v share six of their nine inputs */
+                        const int32_t o0 = v0 * step_v, o1 = o0 + step_v, o2 = o1 + step_v;
+                        const int32_t o3 = o2 + step_v;
+                        int32_t x0 = l0[o1], x1 = l0[o2], next;
+                        acc = folded + w[0][1] * x0 + w[0][2] * x1;
+                        next = folded + w[0][0] * x0 + w[0][1] * x1;
+                        x0 = l0[o0];
+                        x1 = l0[o3];
+                        acc += w[0][0] * x0;
+                        next += w[0][2] * x1;
+                        x0 = l1[o1];
+                        x1 = l1[o2];
+                        acc += w[1][1] * x0 + w[1][2] * x1;
+                        next += w[1][0] * x0 + w[1][1] * x1;
+                        x0 = l1[o0];
+                        x1 = l1[o3];
+                        acc += w[1][0] * x0;
+                        next += w[1][2] * x1;
+                        x0 = l2[o1];
+                        x1 = l2[o2];
+                        acc += w[2][1] * x0 + w[2][2] * x1;
+                        next += w[2][0] * x0 + w[2][1] * x1;
+                        x0 = l2[o0];
+                        x1 = l2[o3];
+                        acc += w[2][0] * x0;
+                        next += w[2][2] * x1;
+                        out_p[v * ostep_v] =
+                            (int8_t)tml_clamp_s32(requant(acc, &rq) + out_off, lo, hi);
+                        acc = next;
+                        ++v;
+                    } else if (v >= v_first && v <= v_last) {
                         const int32_t o0 = v0 * step_v, o1 = o0 + step_v, o2 = o1 + step_v;
                         acc = folded + w[0][0] * l0[o0] + w[0][1] * l0[o1] + w[0][2] * l0[o2] +
                               w[1][0] * l1[o0] + w[1][1] * l1[o1] + w[1][2] * l1[o2] +
@@ -112,7 +155,7 @@ static void dw3x3(const tml_dw_conv_params *conv, const tml_quant_params *quant,
                         }
                     }
                     out_p[v * ostep_v] =
-                        (int8_t)tml_clamp_s32(tml_requant_apply(acc, &rq) + out_off, lo, hi);
+                        (int8_t)tml_clamp_s32(requant(acc, &rq) + out_off, lo, hi);
                 }
             }
         }
@@ -151,9 +194,10 @@ int tml_depthwise_conv2d_s8(const tml_context *ctx, const tml_dw_conv_params *co
                     const int32_t acc = (bias ? bias[oc] : 0) +
                         dw_clipped(conv, input_dims, in_b + oc / mult, filter + oc, f_h, f_w, oy,
                                    ox, in_c, out_c);
-                    out_px[oc] = tml_requantize_to_s8(acc, quant->multiplier[q], quant->shift[q],
-                                                      conv->output_offset, conv->act_min,
-                                                      conv->act_max);
+                    out_px[oc] = (int8_t)tml_clamp_s32(
+                        requant_reference(acc, quant->multiplier[q], quant->shift[q]) +
+                            conv->output_offset,
+                        conv->act_min, conv->act_max);
                 }
             }
         }
