@@ -43,6 +43,23 @@ static inline int8_t finish_raw(int32_t acc, const tml_quant_params *quant, int3
     return (int8_t)tml_clamp_s32(acc, conv->act_min, conv->act_max);
 }
 
+/* Requantizes and stores the accumulators of up to four consecutive output channels. */
+static TML_NOINLINE void store_quad(int8_t *o, int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                    const channel_quant cq[4], int32_t lanes,
+                                    const tml_conv_params *conv)
+{
+    o[0] = finish(a0, &cq[0], conv);
+    if (lanes > 1) {
+        o[1] = finish(a1, &cq[1], conv);
+    }
+    if (lanes > 2) {
+        o[2] = finish(a2, &cq[2], conv);
+    }
+    if (lanes > 3) {
+        o[3] = finish(a3, &cq[3], conv);
+    }
+}
+
 /* bias[oc] + input_offset * (sum of the filter of output channel oc). */
 static int32_t folded_bias(const int8_t *f, int32_t n, const int32_t *bias, int32_t oc,
                            int32_t in_offset)
@@ -54,9 +71,9 @@ static int32_t folded_bias(const int8_t *f, int32_t n, const int32_t *bias, int3
     return (bias ? bias[oc] : 0) + in_offset * sum;
 }
 
-/* 1x1 convolutions up to this many input channels deep run from an interleaved copy of four
- * output channels' filters on the stack (4 bytes per input channel). */
-#define TML_CONV1X1_MAX_DEPTH 256
+/* Filters up to this many values (h * w * input channels) run four output channels at a time
+ * from an interleaved copy of their filters on the stack (4 bytes per value). */
+#define TML_CONV_QUAD_MAX 256
 
 /* 1x1 convolution without padding: out[p][oc] = requant(bias'[oc] + sum_k f[oc][k] * x[p][k]),
  * bias' = bias + input_offset * sum_k f[oc][k]. Four output channels per pass, their filters
@@ -76,7 +93,7 @@ static void conv1x1(const tml_conv_params *conv, const tml_quant_params *quant,
     const int32_t cols = contiguous ? output_dims->n * output_dims->h * output_dims->w
                                     : output_dims->w;
     const int32_t px_step = (contiguous ? 1 : conv->stride_w) * in_c;
-    int8_t fq[4 * TML_CONV1X1_MAX_DEPTH];
+    int8_t fq[4 * TML_CONV_QUAD_MAX];
     int32_t b[4];
     channel_quant cq[4];
     int32_t oc, j, k, r, p;
@@ -113,28 +130,9 @@ static void conv1x1(const tml_conv_params *conv, const tml_quant_params *quant,
                     u = fp[3]; a3 += u * x; c3 += u * y;
                     fp += 4;
                 }
-                out_row[p * out_c] = finish(a0, &cq[0], conv);
-                if (n > 1) {
-                    out_row[p * out_c + 1] = finish(a1, &cq[1], conv);
-                }
-                if (n > 2) {
-                    out_row[p * out_c + 2] = finish(a2, &cq[2], conv);
-                }
-                if (n > 3) {
-                    out_row[p * out_c + 3] = finish(a3, &cq[3], conv);
-                }
+                store_quad(out_row + p * out_c, a0, a1, a2, a3, cq, n, conv);
                 if (pair) {
-                    int8_t *o = out_row + (p + 1) * out_c;
-                    o[0] = finish(c0, &cq[0], conv);
-                    if (n > 1) {
-                        o[1] = finish(c1, &cq[1], conv);
-                    }
-                    if (n > 2) {
-                        o[2] = finish(c2, &cq[2], conv);
-                    }
-                    if (n > 3) {
-                        o[3] = finish(c3, &cq[3], conv);
-                    }
+                    store_quad(out_row + (p + 1) * out_c, c0, c1, c2, c3, cq, n, conv);
                 }
             }
         }
@@ -190,89 +188,80 @@ static void conv_general(const tml_conv_params *conv, const tml_quant_params *qu
     }
 }
 
-/* Receptive fields of at most this many values (filter h * w * input channels) take the patch
- * path; its two patches live on the stack (4 bytes per value). */
-#define TML_CONV_PATCH_MAX 256
-
-/* The receptive field of output (oy, ox) with the input zero point added: values outside the
- * input are 0 (padding holds the zero point), so every pixel is a plain dot product. */
-static void fill_patch(const tml_conv_params *conv, const tml_dims *input_dims,
-                       const int8_t *in_b, int32_t f_h, int32_t f_w, int32_t oy, int32_t ox,
-                       int16_t *patch)
+/* Any filter up to TML_CONV_QUAD_MAX values with dilation 1 along the width: four output
+ * channels at a time from an interleaved copy of their filters, over the filter rows inside
+ * the input; each row is one contiguous run of (taps inside the input) x channels, and the
+ * input zero point is added as values are loaded. Two horizontally adjacent pixels whose runs
+ * are the whole filter width share every filter load. */
+static void conv_quad(const tml_conv_params *conv, const tml_quant_params *quant,
+                      const tml_dims *input_dims, const int8_t *input,
+                      const tml_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                      const tml_dims *output_dims, int8_t *output)
 {
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
-    const int32_t y0 = oy * conv->stride_h - conv->pad_h, x0 = ox * conv->stride_w - conv->pad_w;
-    const int32_t off = conv->input_offset;
-    int32_t fy, fx, k;
-    for (fy = 0; fy < f_h; ++fy) {
-        const int32_t y = y0 + fy * conv->dilation_h;
-        for (fx = 0; fx < f_w; ++fx) {
-            const int32_t x = x0 + fx * conv->dilation_w;
-            if (y >= 0 && y < in_h && x >= 0 && x < in_w) {
-                const int8_t *src = in_b + (y * in_w + x) * in_c;
-                for (k = 0; k < in_c; ++k) {
-                    patch[k] = (int16_t)(src[k] + off);
-                }
-            } else {
-                for (k = 0; k < in_c; ++k) {
-                    patch[k] = 0;
-                }
-            }
-            patch += in_c;
-        }
-    }
-}
-
-/* Any convolution whose receptive field fits TML_CONV_PATCH_MAX: two output pixels' patches
- * are built once, then every pair of output channels is a 2 x 2 block of dot products. */
-static void conv_patches(const tml_conv_params *conv, const tml_quant_params *quant,
-                         const tml_dims *input_dims, const int8_t *input,
-                         const tml_dims *filter_dims, const int8_t *filter,
-                         const int32_t *bias, const tml_dims *output_dims, int8_t *output)
-{
-    const int32_t f_h = filter_dims->h, f_w = filter_dims->w;
-    const int32_t n = f_h * f_w * input_dims->c;
+    const int32_t f_h = filter_dims->h, f_w = filter_dims->w, n = f_h * f_w * in_c;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
-    int16_t patch[2][TML_CONV_PATCH_MAX];
-    int32_t b, oy, ox, oc, k;
-    for (b = 0; b < input_dims->n; ++b) {
-        const int8_t *in_b = input + b * input_dims->h * input_dims->w * input_dims->c;
-        for (oy = 0; oy < out_h; ++oy) {
-            for (ox = 0; ox < out_w; ox += 2) {
-                const int32_t pair = ox + 1 < out_w;
-                int8_t *out0 = output + ((b * out_h + oy) * out_w + ox) * out_c;
-                int8_t *out1 = out0 + out_c;
-                const int16_t *x0 = patch[0], *x1 = pair ? patch[1] : patch[0];
-                fill_patch(conv, input_dims, in_b, f_h, f_w, oy, ox, patch[0]);
-                if (pair) {
-                    fill_patch(conv, input_dims, in_b, f_h, f_w, oy, ox + 1, patch[1]);
-                }
-                for (oc = 0; oc < out_c; oc += 2) {
-                    const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
-                    const int8_t *f0 = filter + oc * n, *f1 = filter + oc1 * n;
-                    int32_t a00 = bias ? bias[oc] : 0, a01 = bias ? bias[oc1] : 0;
-                    int32_t a10 = a00, a11 = a01;
-                    for (k = 0; k + 2 <= n; k += 2) {
-                        int32_t x, y, u, v;
-                        x = x0[k]; y = x1[k]; u = f0[k]; v = f1[k];
-                        a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
-                        x = x0[k + 1]; y = x1[k + 1]; u = f0[k + 1]; v = f1[k + 1];
-                        a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
-                    }
-                    if (k < n) {
-                        const int32_t x = x0[k], y = x1[k], u = f0[k], v = f1[k];
-                        a00 += u * x; a01 += v * x; a10 += u * y; a11 += v * y;
-                    }
-                    out0[oc] = finish_raw(a00, quant, oc, conv);
-                    if (oc1 != oc) {
-                        out0[oc1] = finish_raw(a01, quant, oc1, conv);
-                    }
-                    if (pair) {
-                        out1[oc] = finish_raw(a10, quant, oc, conv);
-                        if (oc1 != oc) {
-                            out1[oc1] = finish_raw(a11, quant, oc1, conv);
+    const int32_t sx = conv->stride_w, dil_h = conv->dilation_h, off = conv->input_offset;
+    int8_t fq[4 * TML_CONV_QUAD_MAX];
+    int32_t bq[4];
+    channel_quant cq[4];
+    int32_t oc, j, k, b, oy, ox, fy;
+    for (oc = 0; oc < out_c; oc += 4) {
+        const int32_t lanes = out_c - oc < 4 ? out_c - oc : 4;
+        for (j = 0; j < 4; ++j) { /* spare lanes repeat the last channel, never stored */
+            const int32_t c = oc + (j < lanes ? j : lanes - 1);
+            const int8_t *f = filter + c * n;
+            for (k = 0; k < n; ++k) {
+                fq[4 * k + j] = f[k];
+            }
+            bq[j] = bias ? bias[c] : 0;
+            cq[j] = quant_of(quant, c);
+        }
+        for (b = 0; b < input_dims->n; ++b) {
+            const int8_t *in_b = input + b * in_h * in_w * in_c;
+            for (oy = 0; oy < out_h; ++oy) {
+                const int32_t y0 = oy * conv->stride_h - conv->pad_h;
+                const int32_t fy0 = tml_first_tap(y0, dil_h);
+                const int32_t fy1 = tml_end_tap(y0, dil_h, in_h, f_h);
+                int8_t *out_row = output + ((b * out_h + oy) * out_w) * out_c + oc;
+                for (ox = 0; ox < out_w; ++ox) {
+                    const int32_t x0 = ox * sx - conv->pad_w;
+                    const int32_t fx0 = tml_first_tap(x0, 1), fx1 = tml_end_tap(x0, 1, in_w, f_w);
+                    const int32_t run = (fx1 - fx0) * in_c;
+                    const int32_t pair = ox + 1 < out_w && fx0 == 0 && fx1 == f_w &&
+                                         x0 + sx + f_w <= in_w;
+                    int32_t a0 = bq[0], a1 = bq[1], a2 = bq[2], a3 = bq[3];
+                    int32_t c0 = bq[0], c1 = bq[1], c2 = bq[2], c3 = bq[3];
+                    for (fy = fy0; fy < fy1; ++fy) {
+                        const int8_t *xp = in_b + ((y0 + fy * dil_h) * in_w + x0 + fx0) * in_c;
+                        const int8_t *fp = fq + 4 * ((fy * f_w + fx0) * in_c);
+                        if (pair) {
+                            const int8_t *xq = xp + sx * in_c;
+                            for (k = 0; k < run; ++k) {
+                                const int32_t x = xp[k] + off, y = xq[k] + off;
+                                int32_t u;
+                                u = fp[0]; a0 += u * x; c0 += u * y;
+                                u = fp[1]; a1 += u * x; c1 += u * y;
+                                u = fp[2]; a2 += u * x; c2 += u * y;
+                                u = fp[3]; a3 += u * x; c3 += u * y;
+                                fp += 4;
+                            }
+                        } else {
+                            for (k = 0; k < run; ++k) {
+                                const int32_t x = xp[k] + off;
+                                a0 += fp[0] * x;
+                                a1 += fp[1] * x;
+                                a2 += fp[2] * x;
+                                a3 += fp[3] * x;
+                                fp += 4;
+                            }
                         }
                     }
+                    store_quad(out_row + ox * out_c, a0, a1, a2, a3, cq, lanes, conv);
+                    if (pair) {
+                        store_quad(out_row + (ox + 1) * out_c, c0, c1, c2, c3, cq, lanes, conv);
+                    }
+                    ox += pair;
                 }
             }
         }
@@ -290,14 +279,15 @@ int tml_conv2d_s8(const tml_context *ctx, const tml_conv_params *conv,
         return TML_ERR_ARG;
     }
     if (filter_dims->h == 1 && filter_dims->w == 1 && conv->pad_h == 0 && conv->pad_w == 0 &&
-        input_dims->c <= TML_CONV1X1_MAX_DEPTH && conv->stride_h >= 1 && conv->stride_w >= 1 &&
+        input_dims->c <= TML_CONV_QUAD_MAX && conv->stride_h >= 1 && conv->stride_w >= 1 &&
         output_dims->h > 0 && output_dims->w > 0 &&
         (output_dims->h - 1) * conv->stride_h < input_dims->h &&
         (output_dims->w - 1) * conv->stride_w < input_dims->w) {
         conv1x1(conv, quant, input_dims, input, filter, bias, output_dims, output);
-    } else if (filter_dims->h * filter_dims->w * input_dims->c <= TML_CONV_PATCH_MAX) {
-        conv_patches(conv, quant, input_dims, input, filter_dims, filter, bias, output_dims,
-                     output);
+    } else if (filter_dims->h * filter_dims->w * input_dims->c <= TML_CONV_QUAD_MAX &&
+               conv->dilation_w == 1 && conv->stride_w >= 1) {
+        conv_quad(conv, quant, input_dims, input, filter_dims, filter, bias, output_dims,
+                  output);
     } else {
         conv_general(conv, quant, input_dims, input, filter_dims, filter, bias, output_dims,
                      output);
