@@ -52,13 +52,13 @@ static void fft_stage_span4(float *x, uint32_t n)
 
 #if defined(TML_FRONTEND_ARM_VFP)
 /* Radix-4 stage of span `span` (a multiple of 8): butterflies j, j+span/4, j+span/2, j+3span/4.
- * Arm VFP: the butterflies of each block in one assembly loop (multi-register loads and stores
- * with write-back). The operations are those of the portable C below, in the same order within
- * each butterfly (VMLS/VMLA round the product like the C does); butterflies are independent, so
- * visiting them block by block instead of twiddle by twiddle changes no bit. */
+ * Arm VFP: two neighbouring butterflies (j, j+1) per step of an assembly loop, so that each
+ * multi-register load and store moves two complex values. The operations are those of the
+ * portable C below, in the same order within each butterfly (VMLS/VMLA round the product like
+ * the C does); butterflies are independent, so visiting them in another order changes no bit. */
 static void fft_stage_radix4(float *x, uint32_t n, uint32_t span, const float *tw)
 {
-    const uint32_t quarter = span / 4;
+    const uint32_t quarter = span / 4; /* even: span is a power of two >= 8 */
     const uint32_t tw_skip = 24u * (n / span - 1u); /* bytes: the n-point table, subsampled */
     for (uint32_t base = 0; base < n; base += span) {
         float *pa = x + 2 * base;
@@ -66,54 +66,85 @@ static void fft_stage_radix4(float *x, uint32_t n, uint32_t span, const float *t
         float *pc = pb + 2 * quarter;
         float *pd = pc + 2 * quarter;
         const float *w = tw;
-        uint32_t count = quarter;
+        uint32_t count = quarter / 2;
         __asm__ volatile(
             "1:\n\t"
-            "vldmia %[pa], {s0-s1}\n\t"
-            "vldmia %[pb], {s2-s3}\n\t"
-            "vldmia %[pc], {s4-s5}\n\t"
-            "vldmia %[pd], {s6-s7}\n\t"
-            "vadd.f32 s8, s0, s4\n\t"   /* t0 = a + c */
-            "vadd.f32 s9, s1, s5\n\t"
-            "vsub.f32 s10, s0, s4\n\t"  /* t1 = a - c */
-            "vsub.f32 s11, s1, s5\n\t"
-            "vadd.f32 s12, s2, s6\n\t"  /* t2 = b + d */
-            "vadd.f32 s13, s3, s7\n\t"
-            "vsub.f32 s14, s2, s6\n\t"  /* t3 = b - d */
-            "vsub.f32 s15, s3, s7\n\t"
-            "vadd.f32 s0, s8, s12\n\t"  /* y0 = t0 + t2 */
-            "vadd.f32 s1, s9, s13\n\t"
-            "vstmia %[pa]!, {s0-s1}\n\t"
-            "vldmia %[w]!, {s16-s21}\n\t" /* w1, w2, w3 */
+            "vldmia %[pa], {s0-s3}\n\t"   /* a of butterflies j, j+1 */
+            "vldmia %[pb], {s4-s7}\n\t"
+            "vldmia %[pc], {s8-s11}\n\t"
+            "vldmia %[pd], {s12-s15}\n\t"
+            "vldmia %[w]!, {s16-s21}\n\t" /* w1, w2, w3 of butterfly j */
             "add %[w], %[w], %[skip]\n\t"
-            "vsub.f32 s2, s8, s12\n\t"  /* y2 = t0 - t2 */
-            "vsub.f32 s3, s9, s13\n\t"
-            "vadd.f32 s4, s10, s15\n\t" /* y1 = t1 - i t3 */
-            "vsub.f32 s5, s11, s14\n\t"
-            "vsub.f32 s6, s10, s15\n\t" /* y3 = t1 + i t3 */
-            "vadd.f32 s7, s11, s14\n\t"
-            "vmul.f32 s8, s4, s16\n\t"  /* y1 w1 */
-            "vmls.f32 s8, s5, s17\n\t"
-            "vmul.f32 s9, s4, s17\n\t"
-            "vmla.f32 s9, s5, s16\n\t"
-            "vstmia %[pb]!, {s8-s9}\n\t"
-            "vmul.f32 s10, s2, s18\n\t" /* y2 w2 */
-            "vmls.f32 s10, s3, s19\n\t"
-            "vmul.f32 s11, s2, s19\n\t"
-            "vmla.f32 s11, s3, s18\n\t"
-            "vstmia %[pc]!, {s10-s11}\n\t"
-            "vmul.f32 s12, s6, s20\n\t" /* y3 w3 */
-            "vmls.f32 s12, s7, s21\n\t"
-            "vmul.f32 s13, s6, s21\n\t"
-            "vmla.f32 s13, s7, s20\n\t"
-            "vstmia %[pd]!, {s12-s13}\n\t"
+            "vadd.f32 s22, s0, s8\n\t"  /* t0 = a + c */
+            "vadd.f32 s23, s1, s9\n\t"
+            "vsub.f32 s24, s0, s8\n\t"  /* t1 = a - c */
+            "vsub.f32 s25, s1, s9\n\t"
+            "vadd.f32 s26, s4, s12\n\t"  /* t2 = b + d */
+            "vadd.f32 s27, s5, s13\n\t"
+            "vsub.f32 s28, s4, s12\n\t"  /* t3 = b - d */
+            "vsub.f32 s29, s5, s13\n\t"
+            "vadd.f32 s0, s22, s26\n\t"  /* y0 = t0 + t2 */
+            "vadd.f32 s1, s23, s27\n\t"
+            "vsub.f32 s22, s22, s26\n\t"  /* y2 = t0 - t2 */
+            "vsub.f32 s23, s23, s27\n\t"
+            "vadd.f32 s26, s24, s29\n\t"  /* y1 = t1 - i t3 */
+            "vsub.f32 s27, s25, s28\n\t"
+            "vsub.f32 s24, s24, s29\n\t"  /* y3 = t1 + i t3 */
+            "vadd.f32 s25, s25, s28\n\t"
+            "vmul.f32 s4, s26, s16\n\t"  /* y1 w1 */
+            "vmls.f32 s4, s27, s17\n\t"
+            "vmul.f32 s5, s26, s17\n\t"
+            "vmla.f32 s5, s27, s16\n\t"
+            "vmul.f32 s8, s22, s18\n\t"  /* y2 w2 */
+            "vmls.f32 s8, s23, s19\n\t"
+            "vmul.f32 s9, s22, s19\n\t"
+            "vmla.f32 s9, s23, s18\n\t"
+            "vmul.f32 s12, s24, s20\n\t"  /* y3 w3 */
+            "vmls.f32 s12, s25, s21\n\t"
+            "vmul.f32 s13, s24, s21\n\t"
+            "vmla.f32 s13, s25, s20\n\t"
+            "vldmia %[w]!, {s16-s21}\n\t" /* w1, w2, w3 of butterfly j+1 */
+            "add %[w], %[w], %[skip]\n\t"
+            "vadd.f32 s22, s2, s10\n\t"  /* t0 = a + c */
+            "vadd.f32 s23, s3, s11\n\t"
+            "vsub.f32 s24, s2, s10\n\t"  /* t1 = a - c */
+            "vsub.f32 s25, s3, s11\n\t"
+            "vadd.f32 s26, s6, s14\n\t"  /* t2 = b + d */
+            "vadd.f32 s27, s7, s15\n\t"
+            "vsub.f32 s28, s6, s14\n\t"  /* t3 = b - d */
+            "vsub.f32 s29, s7, s15\n\t"
+            "vadd.f32 s2, s22, s26\n\t"  /* y0 = t0 + t2 */
+            "vadd.f32 s3, s23, s27\n\t"
+            "vsub.f32 s22, s22, s26\n\t"  /* y2 = t0 - t2 */
+            "vsub.f32 s23, s23, s27\n\t"
+            "vadd.f32 s26, s24, s29\n\t"  /* y1 = t1 - i t3 */
+            "vsub.f32 s27, s25, s28\n\t"
+            "vsub.f32 s24, s24, s29\n\t"  /* y3 = t1 + i t3 */
+            "vadd.f32 s25, s25, s28\n\t"
+            "vmul.f32 s6, s26, s16\n\t"  /* y1 w1 */
+            "vmls.f32 s6, s27, s17\n\t"
+            "vmul.f32 s7, s26, s17\n\t"
+            "vmla.f32 s7, s27, s16\n\t"
+            "vmul.f32 s10, s22, s18\n\t"  /* y2 w2 */
+            "vmls.f32 s10, s23, s19\n\t"
+            "vmul.f32 s11, s22, s19\n\t"
+            "vmla.f32 s11, s23, s18\n\t"
+            "vmul.f32 s14, s24, s20\n\t"  /* y3 w3 */
+            "vmls.f32 s14, s25, s21\n\t"
+            "vmul.f32 s15, s24, s21\n\t"
+            "vmla.f32 s15, s25, s20\n\t"
+            "vstmia %[pa]!, {s0-s3}\n\t"
+            "vstmia %[pb]!, {s4-s7}\n\t"
+            "vstmia %[pc]!, {s8-s11}\n\t"
+            "vstmia %[pd]!, {s12-s15}\n\t"
             "subs %[count], %[count], #1\n\t"
             "bne 1b"
             : [pa] "+r"(pa), [pb] "+r"(pb), [pc] "+r"(pc), [pd] "+r"(pd), [w] "+r"(w),
               [count] "+r"(count)
             : [skip] "r"(tw_skip)
             : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10",
-              "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21");
+              "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22",
+              "s23", "s24", "s25", "s26", "s27", "s28", "s29");
     }
 }
 #else
