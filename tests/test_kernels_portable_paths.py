@@ -17,28 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_kernels import ConvParams, Dims, DwParams, Quant  # the kernels' C structs
 
 from toolchain.compiler.targets import KERNELS_DIR
 
 I32 = C.c_int32
-
-
-def _struct(name: str, fields: list[str]) -> type[C.Structure]:
-    return type(name, (C.Structure,), {"_fields_": [(f, I32) for f in fields]})
-
-
-Dims = _struct("Dims", ["n", "h", "w", "c"])
-ConvParams = _struct("ConvParams", ["stride_h", "stride_w", "pad_h", "pad_w", "dilation_h",
-                                    "dilation_w", "input_offset", "output_offset", "act_min",
-                                    "act_max"])
-DwParams = _struct("DwParams", ["stride_h", "stride_w", "pad_h", "pad_w", "dilation_h",
-                                "dilation_w", "depth_multiplier", "input_offset",
-                                "output_offset", "act_min", "act_max"])
-
-
-class Quant(C.Structure):
-    _fields_ = [("multiplier", C.POINTER(I32)), ("shift", C.POINTER(I32)),
-                ("per_channel", I32)]
 
 
 @pytest.fixture(scope="module")
