@@ -60,20 +60,33 @@ static TML_NOINLINE void store_quad(int8_t *o, int32_t a0, int32_t a1, int32_t a
     }
 }
 
-/* bias[oc] + input_offset * (sum of the filter of output channel oc). */
-static int32_t folded_bias(const int8_t *f, int32_t n, const int32_t *bias, int32_t oc,
-                           int32_t in_offset)
-{
-    int32_t sum = 0, k;
-    for (k = 0; k < n; ++k) {
-        sum += f[k];
-    }
-    return (bias ? bias[oc] : 0) + in_offset * sum;
-}
-
 /* Filters up to this many values (h * w * input channels) run four output channels at a time
  * from an interleaved copy of their filters on the stack (4 bytes per value). */
 #define TML_CONV_QUAD_MAX 256
+
+/* Prepares output channels [oc, oc + 4) (n filter values each): fq[4k + j] = value k of
+ * channel oc + j, its bias (plus fold * sum of its filter: the input zero point folded in) and
+ * requantization. A last block of fewer than four channels repeats its last channel in the
+ * spare lanes (never stored). Returns the number of real lanes. */
+static int32_t load_quad(const int8_t *filter, int32_t n, int32_t oc, int32_t out_c,
+                         const int32_t *bias, int32_t fold, const tml_quant_params *quant,
+                         int8_t *fq, int32_t bq[4], channel_quant cq[4])
+{
+    const int32_t lanes = out_c - oc < 4 ? out_c - oc : 4;
+    int32_t j, k;
+    for (j = 0; j < 4; ++j) {
+        const int32_t c = oc + (j < lanes ? j : lanes - 1);
+        const int8_t *f = filter + c * n;
+        int32_t sum = 0;
+        for (k = 0; k < n; ++k) {
+            fq[4 * k + j] = f[k];
+            sum += f[k];
+        }
+        bq[j] = (bias ? bias[c] : 0) + fold * sum;
+        cq[j] = quant_of(quant, c);
+    }
+    return lanes;
+}
 
 /* 1x1 convolution without padding: out[p][oc] = requant(bias'[oc] + sum_k f[oc][k] * x[p][k]),
  * bias' = bias + input_offset * sum_k f[oc][k]. Four output channels per pass, their filters
@@ -96,18 +109,10 @@ static void conv1x1(const tml_conv_params *conv, const tml_quant_params *quant,
     int8_t fq[4 * TML_CONV_QUAD_MAX];
     int32_t b[4];
     channel_quant cq[4];
-    int32_t oc, j, k, r, p;
+    int32_t oc, k, r, p;
     for (oc = 0; oc < out_c; oc += 4) {
-        const int32_t n = out_c - oc < 4 ? out_c - oc : 4;
-        for (j = 0; j < 4; ++j) {
-            const int32_t c = oc + (j < n ? j : n - 1);
-            const int8_t *f = filter + c * in_c;
-            for (k = 0; k < in_c; ++k) {
-                fq[4 * k + j] = f[k];
-            }
-            b[j] = folded_bias(f, in_c, bias, c, conv->input_offset);
-            cq[j] = quant_of(quant, c);
-        }
+        const int32_t n = load_quad(filter, in_c, oc, out_c, bias, conv->input_offset, quant, fq,
+                                    b, cq);
         for (r = 0; r < rows; ++r) {
             const int32_t batch = contiguous ? 0 : r / output_dims->h;
             const int32_t oy = contiguous ? 0 : r % output_dims->h;
@@ -205,18 +210,9 @@ static void conv_quad(const tml_conv_params *conv, const tml_quant_params *quant
     int8_t fq[4 * TML_CONV_QUAD_MAX];
     int32_t bq[4];
     channel_quant cq[4];
-    int32_t oc, j, k, b, oy, ox, fy;
+    int32_t oc, k, b, oy, ox, fy;
     for (oc = 0; oc < out_c; oc += 4) {
-        const int32_t lanes = out_c - oc < 4 ? out_c - oc : 4;
-        for (j = 0; j < 4; ++j) { /* spare lanes repeat the last channel, never stored */
-            const int32_t c = oc + (j < lanes ? j : lanes - 1);
-            const int8_t *f = filter + c * n;
-            for (k = 0; k < n; ++k) {
-                fq[4 * k + j] = f[k];
-            }
-            bq[j] = bias ? bias[c] : 0;
-            cq[j] = quant_of(quant, c);
-        }
+        const int32_t lanes = load_quad(filter, n, oc, out_c, bias, 0, quant, fq, bq, cq);
         for (b = 0; b < input_dims->n; ++b) {
             const int8_t *in_b = input + b * in_h * in_w * in_c;
             for (oy = 0; oy < out_h; ++oy) {
