@@ -79,7 +79,8 @@ def test_instructions_per_inference(kws_bench) -> None:
     per_op = sum(layer.instructions for layer in result.layers)
     assert abs(result.instructions - per_op) < 20_000
     assert result.macs_per_instruction > 0.75
-    assert result.generic["instructions"] > 3 * result.instructions
+    # The Armv7E-M kernels must still pay for themselves against the (fast) portable build.
+    assert result.generic["instructions"] > 2 * result.instructions
 
 
 def test_counts_are_exactly_repeatable(kws_bench, tmp_path: Path, mlperf_model: Path) -> None:
