@@ -238,6 +238,25 @@ def test_softmax_golden(lib: C.CDLL) -> None:
     assert y2.tolist() == [6, -6]
 
 
+def test_softmax_long_rows_permute(lib: C.CDLL) -> None:
+    """Rows longer than the kernel's exp cache (64): each output depends only on its own input
+    and the row's sum, so reversing or rolling a row reverses or rolls its outputs, whichever
+    values land in the cached part."""
+    m, s, diff_min = quant.softmax_params(1.0, 0.05)
+    p = SoftmaxParams(m, s, diff_min)
+    rng = np.random.default_rng(7)
+    for depth in (65, 150):
+        x = rng.integers(-128, 128, depth).astype(np.int8)
+        outs = []
+        for row in (x, x[::-1].copy(), np.roll(x, 40)):
+            y = np.zeros(depth, np.int8)
+            assert lib.tml_softmax_s8(None, C.byref(p), 1, depth, ptr(row), ptr(y)) == 0
+            outs.append(y)
+        np.testing.assert_array_equal(outs[1], outs[0][::-1])
+        np.testing.assert_array_equal(outs[2], np.roll(outs[0], 40))
+        assert outs[0].max() > -128  # not all underflowed
+
+
 @pytest.mark.parametrize("kernel_set", KERNEL_SETS)
 def test_every_kernel_builds_for_cortex_m4(kernel_set: str, tmp_path: Path) -> None:
     assert shutil.which("arm-none-eabi-gcc"), "arm-none-eabi-gcc not installed"

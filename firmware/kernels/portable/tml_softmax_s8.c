@@ -86,11 +86,28 @@ static int32_t count_leading_zeros_u32(uint32_t x)
     if (x == 0) {
         return 32;
     }
+#if defined(__GNUC__)
+    n = __builtin_clz(x);
+#else
     while (!(x & 0x80000000u)) {
         x <<= 1;
         ++n;
     }
+#endif
     return n;
+}
+
+/* Rows up to this depth keep their exps from the first pass for the second (on the stack). */
+#define TML_SOFTMAX_CACHED_DEPTH 64
+
+/* exp(in[c] - max) in Q0.31, or 0 below diff_min (such outputs are -128). */
+static int32_t exp_of_diff(const tml_softmax_params *softmax, int32_t diff)
+{
+    if (diff < softmax->diff_min) {
+        return 0;
+    }
+    return exp_on_negative_values_q5(tml_sat_rounding_doubling_high_mul(
+        diff * (1 << softmax->input_left_shift), softmax->input_multiplier));
 }
 
 int tml_softmax_s8(const tml_context *ctx, const tml_softmax_params *softmax, int32_t rows,
@@ -104,6 +121,7 @@ int tml_softmax_s8(const tml_context *ctx, const tml_softmax_params *softmax, in
     for (r = 0; r < rows; ++r) {
         const int8_t *in = input + r * depth;
         int8_t *out = output + r * depth;
+        int32_t exps[TML_SOFTMAX_CACHED_DEPTH];
         int32_t max_in = -128;
         int32_t sum_of_exps = 0; /* Q12.19 */
         int32_t headroom, bits_over_unit, reciprocal;
@@ -111,12 +129,11 @@ int tml_softmax_s8(const tml_context *ctx, const tml_softmax_params *softmax, in
             max_in = in[c] > max_in ? in[c] : max_in;
         }
         for (c = 0; c < depth; ++c) {
-            const int32_t diff = (int32_t)in[c] - max_in;
-            if (diff >= softmax->diff_min) {
-                const int32_t diff_q5 = tml_sat_rounding_doubling_high_mul(
-                    diff * (1 << softmax->input_left_shift), softmax->input_multiplier);
-                sum_of_exps += tml_rounding_divide_by_pot(exp_on_negative_values_q5(diff_q5), 12);
+            const int32_t e = exp_of_diff(softmax, (int32_t)in[c] - max_in);
+            if (c < TML_SOFTMAX_CACHED_DEPTH) {
+                exps[c] = e;
             }
+            sum_of_exps += tml_rounding_divide_by_pot(e, 12);
         }
         /* 1 / sum: normalise the sum to [1, 2), invert, remember the exponent. */
         headroom = count_leading_zeros_u32((uint32_t)sum_of_exps);
@@ -126,9 +143,8 @@ int tml_softmax_s8(const tml_context *ctx, const tml_softmax_params *softmax, in
         for (c = 0; c < depth; ++c) {
             const int32_t diff = (int32_t)in[c] - max_in;
             if (diff >= softmax->diff_min) {
-                const int32_t diff_q5 = tml_sat_rounding_doubling_high_mul(
-                    diff * (1 << softmax->input_left_shift), softmax->input_multiplier);
-                const int32_t e = exp_on_negative_values_q5(diff_q5);
+                const int32_t e = c < TML_SOFTMAX_CACHED_DEPTH ? exps[c]
+                                                               : exp_of_diff(softmax, diff);
                 const int32_t scaled = tml_rounding_divide_by_pot(
                     fx_mul(reciprocal, e), bits_over_unit + 31 - 8);
                 out[c] = (int8_t)tml_clamp_s32(scaled - 128, -128, 127);
