@@ -141,3 +141,39 @@ def cli_bench(board: str, model: Path, data: Path, inputs: int, plot: Path,
     out = capsys.readouterr().out
     assert code == 0, out
     return json.loads(out[out.index("{"):])
+
+
+def check_build_eval_bulk(board: str, model: Path, data: Path, clips: int, build_root: Path,
+                          capsys: pytest.CaptureFixture[str]) -> tuple[dict, str]:
+    """`tinyml build`, then `tinyml eval` over the serial line and bulk mode on `clips` clips:
+    features and outputs identical to the host. Returns the build summary and the ELF's
+    attributes (readelf -A) for board-specific checks."""
+    fw = cli_build(board, model, build_root, capsys)
+    assert fw["board"] == board and not fw["reused"]
+    elf = Path(fw["elf"])
+    assert 0 < fw["memory"]["flash_bytes"] <= fw["memory"]["flash_limit"]
+    assert 0 < fw["memory"]["ram_bytes"] <= fw["memory"]["ram_limit"]
+
+    s = cli_eval(board, model, data, clips, build_root, capsys)
+    assert s["complete"] and s["clips"] == clips and s["device"]["board"] == board
+    assert s["outputs_identical"] == clips and s["features_identical"] == clips
+    assert s["accuracy_device"] == s["accuracy_host"]
+    assert s["latency_unit"].startswith("instructions")
+    assert 1e6 < s["inference_latency"]["mean"] < 4e6
+
+    bulk = bulk_eval(board, model, elf, data, clips)
+    assert bulk["complete"], bulk["failure"]
+    assert bulk["outputs_identical"] == clips and bulk["features_identical"] == clips
+    return fw, elf_attributes(elf)
+
+
+def check_bench(board: str, target: str, model: Path, data: Path, plot: Path,
+                capsys: pytest.CaptureFixture[str]) -> dict:
+    """`tinyml bench` on 4 real clips: outputs identical to TFLM, the Armv7E-M kernels' count."""
+    r = cli_bench(board, model, data, 4, plot, capsys)
+    assert r["board"] == board and r["target"] == target
+    assert r["inputs"] == 4 and r["outputs_identical_to_tflm"] == 4
+    assert len(r["layers"]) == 13
+    assert r["instructions"] <= 3_500_000
+    assert plot.stat().st_size > 0
+    return r
