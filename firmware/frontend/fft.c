@@ -51,6 +51,39 @@ static void fft_stage_span4(float *x, uint32_t n)
 }
 
 #if defined(TML_FRONTEND_ARM_VFP)
+/* Assembly text of one radix-4 butterfly in place on the registers a, b, c, d (real, imaginary
+ * names), twiddles w1, w2, w3 in s16-s21, temporaries s22-s29; the operations and their order
+ * are those of the portable C below. */
+#define TML_FFT_BUTTERFLY(ar, ai, br, bi, cr, ci, dr, di) \
+    "vadd.f32 s22, " ar ", " cr "\n\t" /* t0 = a + c */ \
+    "vadd.f32 s23, " ai ", " ci "\n\t" \
+    "vsub.f32 s24, " ar ", " cr "\n\t" /* t1 = a - c */ \
+    "vsub.f32 s25, " ai ", " ci "\n\t" \
+    "vadd.f32 s26, " br ", " dr "\n\t" /* t2 = b + d */ \
+    "vadd.f32 s27, " bi ", " di "\n\t" \
+    "vsub.f32 s28, " br ", " dr "\n\t" /* t3 = b - d */ \
+    "vsub.f32 s29, " bi ", " di "\n\t" \
+    "vadd.f32 " ar ", s22, s26\n\t" /* y0 = t0 + t2 */ \
+    "vadd.f32 " ai ", s23, s27\n\t" \
+    "vsub.f32 s22, s22, s26\n\t" /* y2 = t0 - t2 */ \
+    "vsub.f32 s23, s23, s27\n\t" \
+    "vadd.f32 s26, s24, s29\n\t" /* y1 = t1 - i t3 */ \
+    "vsub.f32 s27, s25, s28\n\t" \
+    "vsub.f32 s24, s24, s29\n\t" /* y3 = t1 + i t3 */ \
+    "vadd.f32 s25, s25, s28\n\t" \
+    "vmul.f32 " br ", s26, s16\n\t" /* b = y1 w1 */ \
+    "vmls.f32 " br ", s27, s17\n\t" \
+    "vmul.f32 " bi ", s26, s17\n\t" \
+    "vmla.f32 " bi ", s27, s16\n\t" \
+    "vmul.f32 " cr ", s22, s18\n\t" /* c = y2 w2 */ \
+    "vmls.f32 " cr ", s23, s19\n\t" \
+    "vmul.f32 " ci ", s22, s19\n\t" \
+    "vmla.f32 " ci ", s23, s18\n\t" \
+    "vmul.f32 " dr ", s24, s20\n\t" /* d = y3 w3 */ \
+    "vmls.f32 " dr ", s25, s21\n\t" \
+    "vmul.f32 " di ", s24, s21\n\t" \
+    "vmla.f32 " di ", s25, s20\n\t"
+
 /* Radix-4 stage of span `span` (a multiple of 8): butterflies j, j+span/4, j+span/2, j+3span/4.
  * Arm VFP: two neighbouring butterflies (j, j+1) per step of an assembly loop, so that each
  * multi-register load and store moves two complex values. The operations are those of the
@@ -75,64 +108,10 @@ static void fft_stage_radix4(float *x, uint32_t n, uint32_t span, const float *t
             "vldmia %[pd], {s12-s15}\n\t"
             "vldmia %[w]!, {s16-s21}\n\t" /* w1, w2, w3 of butterfly j */
             "add %[w], %[w], %[skip]\n\t"
-            "vadd.f32 s22, s0, s8\n\t"  /* t0 = a + c */
-            "vadd.f32 s23, s1, s9\n\t"
-            "vsub.f32 s24, s0, s8\n\t"  /* t1 = a - c */
-            "vsub.f32 s25, s1, s9\n\t"
-            "vadd.f32 s26, s4, s12\n\t"  /* t2 = b + d */
-            "vadd.f32 s27, s5, s13\n\t"
-            "vsub.f32 s28, s4, s12\n\t"  /* t3 = b - d */
-            "vsub.f32 s29, s5, s13\n\t"
-            "vadd.f32 s0, s22, s26\n\t"  /* y0 = t0 + t2 */
-            "vadd.f32 s1, s23, s27\n\t"
-            "vsub.f32 s22, s22, s26\n\t"  /* y2 = t0 - t2 */
-            "vsub.f32 s23, s23, s27\n\t"
-            "vadd.f32 s26, s24, s29\n\t"  /* y1 = t1 - i t3 */
-            "vsub.f32 s27, s25, s28\n\t"
-            "vsub.f32 s24, s24, s29\n\t"  /* y3 = t1 + i t3 */
-            "vadd.f32 s25, s25, s28\n\t"
-            "vmul.f32 s4, s26, s16\n\t"  /* y1 w1 */
-            "vmls.f32 s4, s27, s17\n\t"
-            "vmul.f32 s5, s26, s17\n\t"
-            "vmla.f32 s5, s27, s16\n\t"
-            "vmul.f32 s8, s22, s18\n\t"  /* y2 w2 */
-            "vmls.f32 s8, s23, s19\n\t"
-            "vmul.f32 s9, s22, s19\n\t"
-            "vmla.f32 s9, s23, s18\n\t"
-            "vmul.f32 s12, s24, s20\n\t"  /* y3 w3 */
-            "vmls.f32 s12, s25, s21\n\t"
-            "vmul.f32 s13, s24, s21\n\t"
-            "vmla.f32 s13, s25, s20\n\t"
+            TML_FFT_BUTTERFLY("s0", "s1", "s4", "s5", "s8", "s9", "s12", "s13")
             "vldmia %[w]!, {s16-s21}\n\t" /* w1, w2, w3 of butterfly j+1 */
             "add %[w], %[w], %[skip]\n\t"
-            "vadd.f32 s22, s2, s10\n\t"  /* t0 = a + c */
-            "vadd.f32 s23, s3, s11\n\t"
-            "vsub.f32 s24, s2, s10\n\t"  /* t1 = a - c */
-            "vsub.f32 s25, s3, s11\n\t"
-            "vadd.f32 s26, s6, s14\n\t"  /* t2 = b + d */
-            "vadd.f32 s27, s7, s15\n\t"
-            "vsub.f32 s28, s6, s14\n\t"  /* t3 = b - d */
-            "vsub.f32 s29, s7, s15\n\t"
-            "vadd.f32 s2, s22, s26\n\t"  /* y0 = t0 + t2 */
-            "vadd.f32 s3, s23, s27\n\t"
-            "vsub.f32 s22, s22, s26\n\t"  /* y2 = t0 - t2 */
-            "vsub.f32 s23, s23, s27\n\t"
-            "vadd.f32 s26, s24, s29\n\t"  /* y1 = t1 - i t3 */
-            "vsub.f32 s27, s25, s28\n\t"
-            "vsub.f32 s24, s24, s29\n\t"  /* y3 = t1 + i t3 */
-            "vadd.f32 s25, s25, s28\n\t"
-            "vmul.f32 s6, s26, s16\n\t"  /* y1 w1 */
-            "vmls.f32 s6, s27, s17\n\t"
-            "vmul.f32 s7, s26, s17\n\t"
-            "vmla.f32 s7, s27, s16\n\t"
-            "vmul.f32 s10, s22, s18\n\t"  /* y2 w2 */
-            "vmls.f32 s10, s23, s19\n\t"
-            "vmul.f32 s11, s22, s19\n\t"
-            "vmla.f32 s11, s23, s18\n\t"
-            "vmul.f32 s14, s24, s20\n\t"  /* y3 w3 */
-            "vmls.f32 s14, s25, s21\n\t"
-            "vmul.f32 s15, s24, s21\n\t"
-            "vmla.f32 s15, s25, s20\n\t"
+            TML_FFT_BUTTERFLY("s2", "s3", "s6", "s7", "s10", "s11", "s14", "s15")
             "vstmia %[pa]!, {s0-s3}\n\t"
             "vstmia %[pb]!, {s4-s7}\n\t"
             "vstmia %[pc]!, {s8-s11}\n\t"
