@@ -99,27 +99,29 @@ def elf_attributes(elf: Path) -> str:
                           text=True, check=True).stdout
 
 
-def cli_build(board: str, model: Path, build_root: Path,
-              capsys: pytest.CaptureFixture[str]) -> dict:
-    """`tinyml build --board B --model M --build-dir D --json` (PlatformIO, offline)."""
+def cli_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
+    """Run `tinyml ARGS` (with --json) in-process; it must exit 0. Returns the JSON it printed
+    (progress lines before it are skipped)."""
     capsys.readouterr()
-    code = main(["build", "--board", board, "--model", str(model), "--build-dir",
-                 str(build_root), "--json"])
+    code = main(args)
     out = capsys.readouterr().out
     assert code == 0, out
     return json.loads(out[out.index("{"):])
+
+
+def cli_build(board: str, model: Path, build_root: Path,
+              capsys: pytest.CaptureFixture[str]) -> dict:
+    """`tinyml build --board B --model M --build-dir D --json` (PlatformIO, offline)."""
+    return cli_json(["build", "--board", board, "--model", str(model), "--build-dir",
+                     str(build_root), "--json"], capsys)
 
 
 def cli_eval(board: str, model: Path, data: Path, clips: int, build_root: Path,
              capsys: pytest.CaptureFixture[str]) -> dict:
     """`tinyml eval --board B --model M --limit N --json` over the serial line (audio mode)."""
-    capsys.readouterr()
-    code = main(["eval", "--board", board, "--model", str(model), "--data", str(data),
-                 "--limit", str(clips), "--build-dir", str(build_root), "--json",
-                 "--no-progress"])
-    out = capsys.readouterr().out
-    assert code == 0, out
-    return json.loads(out[out.index("{"):])
+    return cli_json(["eval", "--board", board, "--model", str(model), "--data", str(data),
+                     "--limit", str(clips), "--build-dir", str(build_root), "--json",
+                     "--no-progress"], capsys)
 
 
 def bulk_eval(board: str, model: Path, elf: Path, data: Path, clips: int) -> dict:
@@ -135,12 +137,9 @@ def cli_bench(board: str, model: Path, data: Path, inputs: int, plot: Path,
               capsys: pytest.CaptureFixture[str]) -> dict:
     """`tinyml bench --board B --model M --no-generic --clips DATA --inputs N --json --plot P`:
     the features of N real clips through the bench firmware, checked against TFLM."""
-    capsys.readouterr()
-    code = main(["bench", "--board", board, "--model", str(model), "--no-generic",
-                 "--clips", str(data), "--inputs", str(inputs), "--json", "--plot", str(plot)])
-    out = capsys.readouterr().out
-    assert code == 0, out
-    return json.loads(out[out.index("{"):])
+    return cli_json(["bench", "--board", board, "--model", str(model), "--no-generic",
+                     "--clips", str(data), "--inputs", str(inputs), "--json", "--plot",
+                     str(plot)], capsys)
 
 
 def check_build_eval_bulk(board: str, model: Path, data: Path, clips: int, build_root: Path,
