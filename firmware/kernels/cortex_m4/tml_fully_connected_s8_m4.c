@@ -32,7 +32,16 @@ static int32_t row_sum(const int8_t *x, int32_t depth, int32_t offset)
     return sum;
 }
 
-/* Two units' dot products with the widened row, chunks [0, chunks): two chunks per step. */
+/* acc + the dot product of one chunk of 4 weights with its widened values (even, odd). */
+static inline int32_t dot_chunk(const int8_t *w, int32_t even, int32_t odd, int32_t acc)
+{
+    const int32_t word = tml_read_s8x4(w);
+    acc = tml_smlad(tml_sxtb16(word), even, acc);
+    return tml_smlad(tml_sxtb16_ror8(word), odd, acc);
+}
+
+/* Two units' dot products with the widened row, chunks [0, chunks): each widened chunk is
+ * loaded once for both units; two chunks per step. */
 static void dot2(const int32_t *cols, int32_t chunks, const int8_t *w0, const int8_t *w1,
                  int32_t *acc0, int32_t *acc1)
 {
@@ -40,24 +49,14 @@ static void dot2(const int32_t *cols, int32_t chunks, const int8_t *w0, const in
     for (; k + 2 <= chunks; k += 2) {
         const int32_t e0 = cols[2 * k], o0 = cols[2 * k + 1];
         const int32_t e1 = cols[2 * k + 2], o1 = cols[2 * k + 3];
-        const int32_t a = tml_read_s8x4(w0 + 4 * k), b = tml_read_s8x4(w0 + 4 * k + 4);
-        const int32_t c = tml_read_s8x4(w1 + 4 * k), d = tml_read_s8x4(w1 + 4 * k + 4);
-        a0 = tml_smlad(tml_sxtb16(a), e0, a0);
-        a0 = tml_smlad(tml_sxtb16_ror8(a), o0, a0);
-        a1 = tml_smlad(tml_sxtb16(c), e0, a1);
-        a1 = tml_smlad(tml_sxtb16_ror8(c), o0, a1);
-        a0 = tml_smlad(tml_sxtb16(b), e1, a0);
-        a0 = tml_smlad(tml_sxtb16_ror8(b), o1, a0);
-        a1 = tml_smlad(tml_sxtb16(d), e1, a1);
-        a1 = tml_smlad(tml_sxtb16_ror8(d), o1, a1);
+        a0 = dot_chunk(w0 + 4 * k, e0, o0, a0);
+        a1 = dot_chunk(w1 + 4 * k, e0, o0, a1);
+        a0 = dot_chunk(w0 + 4 * k + 4, e1, o1, a0);
+        a1 = dot_chunk(w1 + 4 * k + 4, e1, o1, a1);
     }
     if (k < chunks) {
-        const int32_t e0 = cols[2 * k], o0 = cols[2 * k + 1];
-        const int32_t a = tml_read_s8x4(w0 + 4 * k), c = tml_read_s8x4(w1 + 4 * k);
-        a0 = tml_smlad(tml_sxtb16(a), e0, a0);
-        a0 = tml_smlad(tml_sxtb16_ror8(a), o0, a0);
-        a1 = tml_smlad(tml_sxtb16(c), e0, a1);
-        a1 = tml_smlad(tml_sxtb16_ror8(c), o0, a1);
+        a0 = dot_chunk(w0 + 4 * k, cols[2 * k], cols[2 * k + 1], a0);
+        a1 = dot_chunk(w1 + 4 * k, cols[2 * k], cols[2 * k + 1], a1);
     }
     *acc0 = a0;
     *acc1 = a1;
