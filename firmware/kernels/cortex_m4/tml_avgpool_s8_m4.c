@@ -9,8 +9,7 @@
 
 static int8_t average(int32_t sum, int32_t count, const tml_pool_params *pool)
 {
-    const int32_t avg = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
-    return (int8_t)tml_clamp_s32(avg, pool->act_min, pool->act_max);
+    return (int8_t)tml_clamp_s32(tml_div_round_away(sum, count), pool->act_min, pool->act_max);
 }
 
 int tml_avgpool_s8_m4(const tml_context *ctx, const tml_pool_params *pool,

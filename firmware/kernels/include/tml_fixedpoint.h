@@ -56,6 +56,12 @@ static inline int32_t tml_clamp_s32(int32_t x, int32_t lo, int32_t hi)
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
+/* sum / count rounded half away from zero (count > 0): TFLite's average pooling. */
+static inline int32_t tml_div_round_away(int32_t sum, int32_t count)
+{
+    return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+}
+
 /* A requantization (multiplier, shift) prepared once per output channel for the kernels' hot
  * loops. For the usual case (multiplier a normalised Q31 value in [2^30, 2^31), shift in
  * [-31, -1]) the two roundings of tml_multiply_by_quantized_multiplier collapse into one

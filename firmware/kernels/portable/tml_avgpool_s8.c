@@ -26,7 +26,6 @@ int tml_avgpool_s8(const tml_context *ctx, const tml_pool_params *pool,
                 int8_t *out_px = output + ((b * out_h + oy) * out_w + ox) * depth;
                 for (c = 0; c < depth; ++c) {
                     int32_t sum = 0;
-                    int32_t avg;
                     for (y = y_start; y < y_end; ++y) {
                         const int8_t *row = input + ((b * in_h + y) * in_w) * depth + c;
                         for (x = x_start; x < x_end; ++x) {
@@ -36,9 +35,8 @@ int tml_avgpool_s8(const tml_context *ctx, const tml_pool_params *pool,
                     if (count == 0) {
                         return TML_ERR_ARG;
                     }
-                    /* Divide rounding half away from zero. */
-                    avg = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
-                    out_px[c] = (int8_t)tml_clamp_s32(avg, pool->act_min, pool->act_max);
+                    out_px[c] = (int8_t)tml_clamp_s32(tml_div_round_away(sum, count),
+                                                      pool->act_min, pool->act_max);
                 }
             }
         }
