@@ -14,35 +14,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from kernel_ctypes import I32, ConvParams, Ctx, Dims, DwParams, FcParams, PoolParams, Quant
 
 from toolchain.compiler.optimize import fold_requant
 from toolchain.compiler.targets import KERNELS_DIR
-
-I32 = C.c_int32
-
-
-def _struct(name: str, fields: list[str]) -> type[C.Structure]:
-    return type(name, (C.Structure,), {"_fields_": [(f, I32) for f in fields]})
-
-
-Dims = _struct("Dims", ["n", "h", "w", "c"])
-ConvParams = _struct("ConvParams", ["stride_h", "stride_w", "pad_h", "pad_w", "dilation_h",
-                                    "dilation_w", "input_offset", "output_offset", "act_min",
-                                    "act_max"])
-DwParams = _struct("DwParams", ["stride_h", "stride_w", "pad_h", "pad_w", "dilation_h",
-                                "dilation_w", "depth_multiplier", "input_offset",
-                                "output_offset", "act_min", "act_max"])
-PoolParams = _struct("PoolParams", ["stride_h", "stride_w", "pad_h", "pad_w", "filter_h",
-                                    "filter_w", "act_min", "act_max"])
-
-
-class Quant(C.Structure):
-    _fields_ = [("multiplier", C.POINTER(I32)), ("shift", C.POINTER(I32)),
-                ("per_channel", I32)]
-
-
-class Ctx(C.Structure):
-    _fields_ = [("buf", C.c_void_p), ("size", I32)]
 
 
 @pytest.fixture(scope="module")
@@ -185,10 +160,6 @@ def test_conv_1x1_in_place_matches_portable(lib: C.CDLL, seed: int) -> None:
                                     p8(buf), C.byref(dims[1]), p8(wts), C.byref(dims[2]),
                                     p8(buf)) == 0
     np.testing.assert_array_equal(buf, want)
-
-
-FcParams = _struct("FcParams", ["input_offset", "filter_offset", "output_offset", "act_min",
-                                "act_max"])
 
 
 @pytest.mark.parametrize("seed", range(12))
