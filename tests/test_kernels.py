@@ -234,6 +234,59 @@ def test_softmax_long_rows_permute(lib: C.CDLL) -> None:
         assert outs[0].max() > -128  # not all underflowed
 
 
+class SoftmaxLutParams(C.Structure):
+    _fields_ = [("exps", C.POINTER(I32)), ("count", I32)]
+
+
+SOFTMAX_SCALES = [0.001, 0.02, 0.05, 0.1, 0.14469251036643982, 0.3, 1.0, 4.0]
+
+
+def test_softmax_exp_table_is_the_kernels_exp(tmp_path: Path) -> None:
+    """The compile-time table (Python) holds exactly what tml_softmax_exp_of_diff computes (C),
+    for input scales from 0.001 to 4 and every difference down to diff_min and past it."""
+    shim = tmp_path / "exp_shim.c"
+    shim.write_text('#include "tml_softmax_common.h"\n'
+                    "int32_t exp_of_diff(const tml_softmax_params *p, int32_t d);\n"
+                    "int32_t exp_of_diff(const tml_softmax_params *p, int32_t d)\n"
+                    "{\n    return tml_softmax_exp_of_diff(p, d);\n}\n")
+    so = tmp_path / "libexp.so"
+    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic",
+                    "-fPIC", "-shared", f"-I{KERNELS_DIR / 'include'}",
+                    f"-I{KERNELS_DIR / 'portable'}", str(shim), "-o", str(so)], check=True)
+    exp_of_diff = C.CDLL(str(so)).exp_of_diff
+    exp_of_diff.restype = I32
+    for scale in SOFTMAX_SCALES:
+        m, s, diff_min = quant.softmax_params(1.0, scale)
+        table = quant.softmax_exp_table(m, s, diff_min)
+        p = SoftmaxParams(m, s, diff_min)
+        assert len(table) == min(1 - diff_min, 256)
+        got = [exp_of_diff(C.byref(p), -d) for d in range(256)]
+        assert got[:len(table)] == table.tolist(), scale
+        assert all(v == 0 for v in got[len(table):])
+        assert table[0] == 2**31 - 1 and all(np.diff(table.astype(np.int64)) <= 0)
+
+
+@pytest.mark.parametrize("scale", SOFTMAX_SCALES)
+def test_softmax_lut_matches_portable(lib: C.CDLL, scale: float) -> None:
+    """tml_softmax_s8_lut with the compiler's table gives tml_softmax_s8's outputs bit for bit
+    (rows of 1 to 300 values, ties, full-range and narrow inputs); a bad table size is refused."""
+    m, s, diff_min = quant.softmax_params(1.0, scale)
+    table = quant.softmax_exp_table(m, s, diff_min)
+    p = SoftmaxParams(m, s, diff_min)
+    lut = SoftmaxLutParams(table.ctypes.data_as(C.POINTER(I32)), len(table))
+    rng = np.random.default_rng(int(scale * 1000))
+    for depth in (1, 2, 12, 64, 65, 300):
+        for spread in (256, 16, 1):
+            x = rng.integers(-128, -128 + spread, 3 * depth).astype(np.int8)
+            want, got = np.zeros_like(x), np.ones_like(x)
+            assert lib.tml_softmax_s8(None, C.byref(p), 3, depth, ptr(x), ptr(want)) == 0
+            assert lib.tml_softmax_s8_lut(None, C.byref(lut), 3, depth, ptr(x), ptr(got)) == 0
+            np.testing.assert_array_equal(got, want)
+    for bad in (0, 257):
+        assert lib.tml_softmax_s8_lut(None, C.byref(SoftmaxLutParams(lut.exps, bad)), 1, 1,
+                                      ptr(i8([0])), ptr(i8([0]))) != 0
+
+
 @pytest.mark.parametrize("kernel_set", KERNEL_SETS)
 def test_every_kernel_builds_for_cortex_m4(kernel_set: str, tmp_path: Path) -> None:
     assert shutil.which("arm-none-eabi-gcc"), "arm-none-eabi-gcc not installed"

@@ -13,8 +13,10 @@ steps of the TFLite requantization are folded into one int64 offset per output c
 (:func:`fold_requant`), exact when the fused activation clamps at or above the output zero
 point and the TFLite shift is <= -1; otherwise the portable kernel stays. Average pooling and
 fully connected layers take their Armv7E-M twins on these targets for every call (same contract
-as the portable kernels, see ``targets.py``); softmax, max pooling, ADD and QUANTIZE keep the
-portable kernels.
+as the portable kernels, see ``targets.py``). Softmax becomes ``softmax_lut``: exp() of every
+possible difference max - x is tabulated at compile time (:func:`quant.softmax_exp_table`, at
+most 256 int32, 500 B for the MLPerf KWS model), which replaces the per-value fixed-point
+exp() and its code. Max pooling, ADD and QUANTIZE keep the portable kernels.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from . import quant
 from .lower import KernelCall
 from .parse import ModelGraph
 
@@ -35,6 +38,7 @@ PARAM_STRUCTS = {
     "conv2d_m4": "tml_conv_params",
     "conv2d_1x1_m4": "tml_conv_params",
     "depthwise_conv2d_3x3_m4": "tml_dw_conv_params",
+    "softmax_lut": "tml_softmax_lut_params",
 }
 
 
@@ -137,6 +141,9 @@ def optimize_calls(graph: ModelGraph, calls: list[KernelCall], target: str) -> l
         return list(calls)
     out = []
     for call in calls:
+        if call.kernel == "softmax":
+            out.append(_softmax_lut(call))
+            continue
         kernel = choose_kernel(call)
         if kernel == call.kernel:
             out.append(call)
@@ -167,10 +174,26 @@ def optimize_calls(graph: ModelGraph, calls: list[KernelCall], target: str) -> l
     return out
 
 
+def _softmax_lut(call: KernelCall) -> KernelCall:
+    """A softmax call switched to the kernel with the compile-time exp table."""
+    p = call.params
+    table = quant.softmax_exp_table(p["input_multiplier"], p["input_left_shift"], p["diff_min"])
+    return dataclasses.replace(
+        call, kernel="softmax_lut", prepared={"exps": table},
+        params={"exps": f"tinyml_op{call.index}_exps", "count": len(table)})
+
+
 def emit_constants(call: KernelCall) -> tuple[str, list[str], int, int]:
     """C definitions of an optimised call's constants: (text, extern declarations,
     weight bytes, quantization-parameter bytes)."""
     i = call.index
+    if call.kernel == "softmax_lut":
+        exps = np.asarray(call.prepared["exps"], dtype=np.int32)
+        values = ", ".join(str(int(v)) for v in exps)
+        text = (f"/* op {i}: softmax exp(-d * beta * input scale) in Q0.31, d = 0 .. "
+                f"{exps.size - 1} */\nconst int32_t tinyml_op{i}_exps[{exps.size}] = {{\n"
+                f"    {values}\n}};\n")
+        return text, [f"extern const int32_t tinyml_op{i}_exps[];"], 0, int(exps.nbytes)
     f = np.asarray(call.prepared["filter"], dtype=np.int8).reshape(-1)
     rq = np.asarray(call.prepared["requant"], dtype=np.int32).reshape(-1)
 
@@ -193,6 +216,9 @@ def emit_constants(call: KernelCall) -> tuple[str, list[str], int, int]:
 def call_args(call: KernelCall, x: str, y: str) -> str:
     """C argument list of an optimised call (x, y: input and output pointer expressions)."""
     i = call.index
+    if call.kernel == "softmax_lut":
+        return (f"&op{i}_ctx, &op{i}_params, {call.sizes['rows']}, {call.sizes['depth']}, "
+                f"{x}, {y}")
     return (f"&op{i}_ctx, &op{i}_params, (const tml_m4_requant *)(const void *)tinyml_op{i}_rq, "
             f"&op{i}_input_dims, {x}, &op{i}_filter_dims, tinyml_op{i}_filter, "
             f"&op{i}_output_dims, {y}")

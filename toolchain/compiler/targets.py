@@ -17,6 +17,7 @@ from .lower import KernelCall
 
 KERNELS_DIR = FIRMWARE_DIR / "kernels"
 COMMON_HEADERS = ("include/tml_kernels.h", "include/tml_fixedpoint.h")
+SOFTMAX_COMMON = "portable/tml_softmax_common.h"
 
 
 def no_scratch(call: KernelCall) -> int:
@@ -47,7 +48,7 @@ PORTABLE: dict[str, KernelImpl] = {
     "fully_connected": _portable("tml_fully_connected_s8"),
     "avgpool": _portable("tml_avgpool_s8"),
     "maxpool": _portable("tml_maxpool_s8"),
-    "softmax": _portable("tml_softmax_s8"),
+    "softmax": KernelImpl("tml_softmax_s8", (SOFTMAX_COMMON, "portable/tml_softmax_s8.c")),
     "add": _portable("tml_add_s8"),
     "requantize": _portable("tml_requantize_s8"),
 }
@@ -68,6 +69,8 @@ def _dsp_table() -> dict[str, KernelImpl]:
         **PORTABLE,
         "avgpool": _m4("tml_avgpool_s8_m4", no_scratch, False),
         "fully_connected": _m4("tml_fully_connected_s8_m4", optimize.fc_scratch_bytes, False),
+        "softmax_lut": KernelImpl("tml_softmax_s8_lut", (SOFTMAX_COMMON,
+                                                         "portable/tml_softmax_s8_lut.c")),
         "conv2d_m4": _m4("tml_conv2d_s8_m4", optimize.conv_scratch_bytes, False, gemm=True),
         "conv2d_1x1_m4": _m4("tml_conv2d_1x1_s8_m4", optimize.conv1x1_scratch_bytes, True,
                              gemm=True),

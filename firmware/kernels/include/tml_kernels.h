@@ -80,6 +80,12 @@ typedef struct {
     int32_t diff_min; /* differences below this give exp() == 0 */
 } tml_softmax_params;
 
+/* The same softmax with exp() tabulated at compile time for the model's input scale. */
+typedef struct {
+    const int32_t *exps; /* exps[d] = exp(-d * beta * input scale) in Q0.31, d = 0 .. count-1 */
+    int32_t count;       /* min(1 - diff_min, 256): larger differences give exp() == 0 */
+} tml_softmax_lut_params;
+
 typedef struct {
     int32_t input1_offset, input2_offset;
     int32_t left_shift;
@@ -135,6 +141,8 @@ int tml_maxpool_s8(const tml_context *ctx, const tml_pool_params *pool,
 /* rows independent softmaxes over depth contiguous values. */
 int tml_softmax_s8(const tml_context *ctx, const tml_softmax_params *softmax, int32_t rows,
                    int32_t depth, const int8_t *input, int8_t *output);
+int tml_softmax_s8_lut(const tml_context *ctx, const tml_softmax_lut_params *softmax,
+                       int32_t rows, int32_t depth, const int8_t *input, int8_t *output);
 
 /* Element-wise sum of two tensors of the same size. */
 int tml_add_s8(const tml_context *ctx, const tml_add_params *add, int32_t size,
