@@ -29,12 +29,13 @@ from toolchain.reference import TFLMReference
 N_HOST = 200
 N_QEMU = 40
 M4_KERNELS = {"tml_conv2d_s8_m4", "tml_conv2d_1x1_s8_m4", "tml_depthwise_conv2d_3x3_s8_m4",
-              "tml_avgpool_s8_m4"}
+              "tml_avgpool_s8_m4", "tml_fully_connected_s8_m4", "tml_softmax_s8_lut"}
 
 
 def m4_narrow():
     """Rows of 5 (the depthwise assembly), im2col with whole-chunk window rows and padding,
-    in-place 1x1 (8 -> 8), RELU6 on depthwise and 1x1, global average pooling. Input 9x5x8."""
+    in-place 1x1 (8 -> 8), RELU6 on depthwise and 1x1, global average pooling, fully connected
+    with four units over 15 values (the four-unit loop plus a tail). Input 9x5x8."""
     k = _keras()
     L = k.layers
     x = inp = L.Input((9, 5, 8))
@@ -53,7 +54,8 @@ def m4_narrow():
 def m4_wide():
     """Odd window (3x3x3 = 27 values, padded to 28: element path), depthwise on rows of 7
     (generic path), 1x1 rows of 80 values (two passes of the 64-value unrolled body), SXTAB16
-    average pooling (depth 32), softmax. Input 6x7x3."""
+    average pooling (depth 32), fully connected with 6 units (four, then a pair), softmax with
+    the compile-time exp table. Input 6x7x3."""
     k = _keras()
     L = k.layers
     x = inp = L.Input((6, 7, 3))
@@ -70,8 +72,8 @@ def m4_wide():
 
 def m4_edge():
     """Window rows of exactly one chunk (2 columns x 2 channels, and 4 columns x 1 channel like
-    the MLPerf KWS first layer) with padding on both sides: the shifted-word path. Input
-    7x10x2."""
+    the MLPerf KWS first layer) with padding on both sides: the shifted-word path; fully
+    connected with 7 units (four, a pair, a lone last unit). Input 7x10x2."""
     k = _keras()
     L = k.layers
     x = inp = L.Input((7, 10, 2))
@@ -79,7 +81,7 @@ def m4_edge():
     x = L.Conv2D(1, (1, 1), activation="relu")(x)  # in_c 8 -> 1 (not in place)
     x = L.Conv2D(8, (3, 4), strides=(1, 2), padding="same", activation="relu")(x)
     x = L.Flatten()(x)
-    x = L.Dense(3)(x)
+    x = L.Dense(7)(x)
     return k.Model(inp, x)
 
 
