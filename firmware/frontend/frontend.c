@@ -62,19 +62,38 @@ size_t tml_frontend_scratch_bytes(const tml_frontend_config *cfg)
 }
 
 #if defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
-/* Per-halfword max / min of two packed int16 pairs (SSUB16 sets GE per halfword, SEL picks). */
-static inline uint32_t max16x2(uint32_t x, uint32_t y)
-{
-    uint32_t r;
-    __asm__("ssub16 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(x), "r"(y) : "cc");
-    return r;
-}
-static inline uint32_t min16x2(uint32_t x, uint32_t y)
-{
-    uint32_t r;
-    __asm__("ssub16 %0, %1, %2\n\tsel %0, %2, %1" : "=&r"(r) : "r"(x), "r"(y) : "cc");
-    return r;
-}
+/* SSUB16 sets the GE flags per halfword where acc - x >= 0, SEL then picks per halfword: with
+ * (acc, x) the larger halves, with (x, acc) the smaller. Sixteen samples per step. */
+#define TML_EXTREME_LOOP(sel_operands)                                                      \
+    __asm__ volatile("1:\n\t"                                                               \
+                     "ldrd %[a], %[b], [%[src]], #8\n\t"                                    \
+                     "ldrd %[c], %[d], [%[src]], #8\n\t"                                    \
+                     "ssub16 %[t], %[acc], %[a]\n\t"                                        \
+                     "sel %[acc], " sel_operands("a") "\n\t"                                \
+                     "ssub16 %[t], %[acc], %[b]\n\t"                                        \
+                     "sel %[acc], " sel_operands("b") "\n\t"                                \
+                     "ssub16 %[t], %[acc], %[c]\n\t"                                        \
+                     "sel %[acc], " sel_operands("c") "\n\t"                                \
+                     "ssub16 %[t], %[acc], %[d]\n\t"                                        \
+                     "sel %[acc], " sel_operands("d") "\n\t"                                \
+                     "ldrd %[a], %[b], [%[src]], #8\n\t"                                    \
+                     "ldrd %[c], %[d], [%[src]], #8\n\t"                                    \
+                     "ssub16 %[t], %[acc], %[a]\n\t"                                        \
+                     "sel %[acc], " sel_operands("a") "\n\t"                                \
+                     "ssub16 %[t], %[acc], %[b]\n\t"                                        \
+                     "sel %[acc], " sel_operands("b") "\n\t"                                \
+                     "ssub16 %[t], %[acc], %[c]\n\t"                                        \
+                     "sel %[acc], " sel_operands("c") "\n\t"                                \
+                     "ssub16 %[t], %[acc], %[d]\n\t"                                        \
+                     "sel %[acc], " sel_operands("d") "\n\t"                                \
+                     "subs %[steps], %[steps], #1\n\t"                                      \
+                     "bne 1b"                                                               \
+                     : [acc] "+r"(packed), [src] "+r"(src), [steps] "+r"(steps),             \
+                       [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d), [t] "=&r"(t) \
+                     :                                                                      \
+                     : "cc", "memory")
+#define TML_SEL_LARGER(x) "%[acc], %[" x "]"
+#define TML_SEL_SMALLER(x) "%[" x "], %[acc]"
 #endif
 
 /* Largest sample value, or the smallest when `smallest` (two samples per word on Armv7E-M). */
@@ -83,22 +102,27 @@ static int32_t extreme_sample(const int16_t *pcm, size_t n, int smallest)
     int32_t best = smallest ? 32767 : -32768;
     size_t i = 0;
 #if defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
-    uint32_t packed = smallest ? 0x7fff7fffu : 0x80008000u;
-    for (; i + 16 <= n; i += 16) {
-        uint32_t w[8];
-        memcpy(w, pcm + i, sizeof w);
-        if (smallest) {
-            const uint32_t a = min16x2(min16x2(w[0], w[1]), min16x2(w[2], w[3]));
-            const uint32_t b = min16x2(min16x2(w[4], w[5]), min16x2(w[6], w[7]));
-            packed = min16x2(packed, min16x2(a, b));
-        } else {
-            const uint32_t a = max16x2(max16x2(w[0], w[1]), max16x2(w[2], w[3]));
-            const uint32_t b = max16x2(max16x2(w[4], w[5]), max16x2(w[6], w[7]));
-            packed = max16x2(packed, max16x2(a, b));
-        }
+    if (((uintptr_t)pcm & 3u) != 0 && n > 0) {
+        best = pcm[0]; /* the words start at the next sample */
+        i = 1;
     }
-    const int32_t lo = (int16_t)(packed & 0xffffu), hi = (int16_t)(packed >> 16);
-    best = smallest ? (lo < hi ? lo : hi) : (lo > hi ? lo : hi);
+    const uint32_t blocks = (uint32_t)((n - i) / 16);
+    if (blocks > 0) {
+        uint32_t steps = blocks;
+        uint32_t packed = smallest ? 0x7fff7fffu : 0x80008000u;
+        const int16_t *src = pcm + i;
+        uint32_t a, b, c, d, t;
+        if (smallest) {
+            TML_EXTREME_LOOP(TML_SEL_SMALLER);
+        } else {
+            TML_EXTREME_LOOP(TML_SEL_LARGER);
+        }
+        i += 16u * (size_t)blocks;
+        const int32_t lo = (int16_t)(packed & 0xffffu), hi = (int16_t)(packed >> 16);
+        const int32_t word_best = smallest ? (lo < hi ? lo : hi) : (lo > hi ? lo : hi);
+        best = smallest ? (word_best < best ? word_best : best)
+                        : (word_best > best ? word_best : best);
+    }
 #endif
     for (; i < n; ++i) {
         const int32_t v = pcm[i];
