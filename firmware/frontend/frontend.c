@@ -213,9 +213,10 @@ static void split_magnitudes(const tml_frontend_config *cfg, const float *z, flo
     const float *t = cfg->split_twiddles;
     uint32_t j = 0;
 #if defined(TML_FRONTEND_ARM_VFP)
-    /* The same operations as the C loop below, with multi-register loads. */
-    if (cfg->num_bins > 0) {
-        uint32_t n = cfg->num_bins;
+    /* The same operations as the C loop below, two bins per step: bin j in s0-s5, s8-s12,
+     * s26, s30; bin j+1 in s13-s22, s6-s7 (twiddles), s31; one store for both magnitudes. */
+    if (cfg->num_bins >= 2) {
+        uint32_t n = cfg->num_bins / 2;
         const uint16_t *p = pos;
         const float *tw = t;
         float *out = mag;
@@ -228,28 +229,49 @@ static void split_magnitudes(const tml_frontend_config *cfg, const float *z, flo
             "add r4, %[z], r4, lsl #3\n\t"
             "vldmia r5, {s0-s1}\n\t"        /* a = Z[k] */
             "vldmia r4, {s2-s3}\n\t"        /* b = Z[h-k] */
-            "vldmia %[tw]!, {s4-s5}\n\t"    /* t */
-            "vadd.f32 s6, s0, s2\n\t"       /* sr = ar + br */
-            "vsub.f32 s7, s1, s3\n\t"       /* si = ai - bi */
-            "vsub.f32 s8, s0, s2\n\t"       /* dr = ar - br */
-            "vadd.f32 s9, s1, s3\n\t"       /* di = ai + bi */
-            "vmul.f32 s10, s8, s4\n\t"      /* dr tr - di ti */
-            "vmls.f32 s10, s9, s5\n\t"
-            "vmul.f32 s11, s8, s5\n\t"      /* dr ti + di tr */
-            "vmla.f32 s11, s9, s4\n\t"
-            "vadd.f32 s10, s6, s10\n\t"     /* xr */
-            "vadd.f32 s11, s7, s11\n\t"     /* xi */
-            "vmul.f32 s12, s10, s10\n\t"
-            "vmla.f32 s12, s11, s11\n\t"
-            "vsqrt.f32 s12, s12\n\t"
-            "vstmia %[out]!, {s12}\n\t"
+            "ldr r4, [%[p]], #4\n\t"        /* the same for bin j+1 */
+            "uxth r5, r4\n\t"
+            "lsr r4, r4, #16\n\t"
+            "add r5, %[z], r5, lsl #3\n\t"
+            "add r4, %[z], r4, lsl #3\n\t"
+            "vldmia r5, {s13-s14}\n\t"
+            "vldmia r4, {s15-s16}\n\t"
+            "vldmia %[tw]!, {s4-s7}\n\t"    /* t of bins j and j+1 */
+            "vadd.f32 s8, s0, s2\n\t"       /* sr = ar + br */
+            "vsub.f32 s9, s1, s3\n\t"       /* si = ai - bi */
+            "vsub.f32 s10, s0, s2\n\t"      /* dr = ar - br */
+            "vadd.f32 s11, s1, s3\n\t"      /* di = ai + bi */
+            "vmul.f32 s12, s10, s4\n\t"     /* dr tr - di ti */
+            "vmls.f32 s12, s11, s5\n\t"
+            "vmul.f32 s26, s10, s5\n\t"     /* dr ti + di tr */
+            "vmla.f32 s26, s11, s4\n\t"
+            "vadd.f32 s12, s8, s12\n\t"     /* xr */
+            "vadd.f32 s26, s9, s26\n\t"     /* xi */
+            "vmul.f32 s30, s12, s12\n\t"
+            "vmla.f32 s30, s26, s26\n\t"
+            "vsqrt.f32 s30, s30\n\t"
+            "vadd.f32 s17, s13, s15\n\t"    /* bin j+1 */
+            "vsub.f32 s18, s14, s16\n\t"
+            "vsub.f32 s19, s13, s15\n\t"
+            "vadd.f32 s20, s14, s16\n\t"
+            "vmul.f32 s21, s19, s6\n\t"
+            "vmls.f32 s21, s20, s7\n\t"
+            "vmul.f32 s22, s19, s7\n\t"
+            "vmla.f32 s22, s20, s6\n\t"
+            "vadd.f32 s21, s17, s21\n\t"
+            "vadd.f32 s22, s18, s22\n\t"
+            "vmul.f32 s31, s21, s21\n\t"
+            "vmla.f32 s31, s22, s22\n\t"
+            "vsqrt.f32 s31, s31\n\t"
+            "vstmia %[out]!, {s30-s31}\n\t"
             "subs %[n], %[n], #1\n\t"
             "bne 1b"
             : [p] "+r"(p), [tw] "+r"(tw), [out] "+r"(out), [n] "+r"(n)
             : [z] "r"(z)
             : "cc", "memory", "r4", "r5", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8",
-              "s9", "s10", "s11", "s12");
-        j = cfg->num_bins;
+              "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20",
+              "s21", "s22", "s26", "s30", "s31");
+        j = cfg->num_bins & ~1u;
     }
 #endif
     for (; j < cfg->num_bins; ++j) {
