@@ -159,13 +159,13 @@ static void load_frame(const tml_frontend_config *cfg, const int16_t *pcm, size_
     if (start + len <= avail) {
         const int16_t *x = pcm + start;
 #if defined(TML_FRONTEND_ARM_VFP)
-        if (((uintptr_t)x & 3u) == 0 && len >= 4) {
-            /* Four samples per step: one LDRD, convert, window, one VSTM (the same
+        if (((uintptr_t)x & 3u) == 0 && len >= 8) {
+            /* Eight samples per step: two LDRD, convert, window, one VSTM (the same
              * int -> float conversion and single multiply as the C below). */
             const int16_t *src = x;
             const float *win = w;
             float *dst = buf;
-            uint32_t steps = len / 4;
+            uint32_t steps = len / 8;
             __asm__ volatile(
                 "1:\n\t"
                 "ldrd r4, r5, [%[src]], #8\n\t"
@@ -173,23 +173,36 @@ static void load_frame(const tml_frontend_config *cfg, const int16_t *pcm, size_
                 "asr r12, r5, #16\n\t"
                 "vmov s0, s1, r4, r6\n\t"
                 "vmov s2, s3, r5, r12\n\t"
+                "ldrd r4, r5, [%[src]], #8\n\t"
+                "asr r6, r4, #16\n\t"
+                "asr r12, r5, #16\n\t"
+                "vmov s4, s5, r4, r6\n\t"
+                "vmov s6, s7, r5, r12\n\t"
                 "vcvt.f32.s16 s0, s0, #0\n\t"
                 "vcvt.f32.s32 s1, s1\n\t"
                 "vcvt.f32.s16 s2, s2, #0\n\t"
                 "vcvt.f32.s32 s3, s3\n\t"
-                "vldmia %[win]!, {s4-s7}\n\t"
-                "vmul.f32 s0, s0, s4\n\t"
-                "vmul.f32 s1, s1, s5\n\t"
-                "vmul.f32 s2, s2, s6\n\t"
-                "vmul.f32 s3, s3, s7\n\t"
-                "vstmia %[dst]!, {s0-s3}\n\t"
+                "vcvt.f32.s16 s4, s4, #0\n\t"
+                "vcvt.f32.s32 s5, s5\n\t"
+                "vcvt.f32.s16 s6, s6, #0\n\t"
+                "vcvt.f32.s32 s7, s7\n\t"
+                "vldmia %[win]!, {s8-s15}\n\t"
+                "vmul.f32 s0, s0, s8\n\t"
+                "vmul.f32 s1, s1, s9\n\t"
+                "vmul.f32 s2, s2, s10\n\t"
+                "vmul.f32 s3, s3, s11\n\t"
+                "vmul.f32 s4, s4, s12\n\t"
+                "vmul.f32 s5, s5, s13\n\t"
+                "vmul.f32 s6, s6, s14\n\t"
+                "vmul.f32 s7, s7, s15\n\t"
+                "vstmia %[dst]!, {s0-s7}\n\t"
                 "subs %[steps], %[steps], #1\n\t"
                 "bne 1b"
                 : [src] "+r"(src), [win] "+r"(win), [dst] "+r"(dst), [steps] "+r"(steps)
                 :
                 : "cc", "memory", "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5",
-                  "s6", "s7");
-            i = len & ~3u;
+                  "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15");
+            i = len & ~7u;
         }
 #endif
         for (; i + 1 < len; i += 2) {
