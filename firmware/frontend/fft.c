@@ -84,6 +84,26 @@ static void fft_stage_span4(float *x, uint32_t n)
     "vmul.f32 " di ", s24, s21\n\t" \
     "vmla.f32 " di ", s25, s20\n\t"
 
+/* Butterfly 0 of a group, whose twiddles are all 1: the additions of TML_FFT_BUTTERFLY, with
+ * y1, y2, y3 written straight to b, c, d (the portable C below does the same). */
+#define TML_FFT_BUTTERFLY_UNIT(ar, ai, br, bi, cr, ci, dr, di) \
+    "vadd.f32 s22, " ar ", " cr "\n\t" /* t0 = a + c */ \
+    "vadd.f32 s23, " ai ", " ci "\n\t" \
+    "vsub.f32 s24, " ar ", " cr "\n\t" /* t1 = a - c */ \
+    "vsub.f32 s25, " ai ", " ci "\n\t" \
+    "vadd.f32 s26, " br ", " dr "\n\t" /* t2 = b + d */ \
+    "vadd.f32 s27, " bi ", " di "\n\t" \
+    "vsub.f32 s28, " br ", " dr "\n\t" /* t3 = b - d */ \
+    "vsub.f32 s29, " bi ", " di "\n\t" \
+    "vadd.f32 " ar ", s22, s26\n\t" /* y0 = t0 + t2 */ \
+    "vadd.f32 " ai ", s23, s27\n\t" \
+    "vsub.f32 " cr ", s22, s26\n\t" /* y2 = t0 - t2 */ \
+    "vsub.f32 " ci ", s23, s27\n\t" \
+    "vadd.f32 " br ", s24, s29\n\t" /* y1 = t1 - i t3 */ \
+    "vsub.f32 " bi ", s25, s28\n\t" \
+    "vsub.f32 " dr ", s24, s29\n\t" /* y3 = t1 + i t3 */ \
+    "vadd.f32 " di ", s25, s28\n\t"
+
 /* Radix-4 stage of span `span` (a multiple of 8): butterflies j, j+span/4, j+span/2, j+3span/4.
  * Arm VFP: two neighbouring butterflies (j, j+1) per step of an assembly loop, so that each
  * multi-register load and store moves two complex values. The operations are those of the
@@ -98,8 +118,31 @@ static void fft_stage_radix4(float *x, uint32_t n, uint32_t span, const float *t
         float *pb = pa + 2 * quarter;
         float *pc = pb + 2 * quarter;
         float *pd = pc + 2 * quarter;
-        const float *w = tw;
-        uint32_t count = quarter / 2;
+        const float *w = tw + 6; /* past butterfly 0's twiddles */
+        uint32_t count = quarter / 2 - 1;
+        /* Butterflies 0 (twiddles 1: additions only) and 1. */
+        __asm__ volatile(
+            "vldmia %[pa], {s0-s3}\n\t"
+            "vldmia %[pb], {s4-s7}\n\t"
+            "vldmia %[pc], {s8-s11}\n\t"
+            "vldmia %[pd], {s12-s15}\n\t"
+            "add %[w], %[w], %[skip]\n\t"
+            "vldmia %[w]!, {s16-s21}\n\t" /* w1, w2, w3 of butterfly 1 */
+            "add %[w], %[w], %[skip]\n\t"
+            TML_FFT_BUTTERFLY_UNIT("s0", "s1", "s4", "s5", "s8", "s9", "s12", "s13")
+            TML_FFT_BUTTERFLY("s2", "s3", "s6", "s7", "s10", "s11", "s14", "s15")
+            "vstmia %[pa]!, {s0-s3}\n\t"
+            "vstmia %[pb]!, {s4-s7}\n\t"
+            "vstmia %[pc]!, {s8-s11}\n\t"
+            "vstmia %[pd]!, {s12-s15}"
+            : [pa] "+r"(pa), [pb] "+r"(pb), [pc] "+r"(pc), [pd] "+r"(pd), [w] "+r"(w)
+            : [skip] "r"(tw_skip)
+            : "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10",
+              "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22",
+              "s23", "s24", "s25", "s26", "s27", "s28", "s29");
+        if (count == 0) {
+            continue;
+        }
         __asm__ volatile(
             "1:\n\t"
             "vldmia %[pa], {s0-s3}\n\t"   /* a of butterflies j, j+1 */
@@ -149,6 +192,15 @@ static void fft_stage_radix4(float *x, uint32_t n, uint32_t span, const float *t
             const float y3r = t1r - t3i, y3i = t1i + t3r; /* t1 + i t3 */
             pa[0] = t0r + t2r;
             pa[1] = t0i + t2i;
+            if (j == 0) { /* twiddles 1 (the Arm path does the same) */
+                pb[0] = y1r;
+                pb[1] = y1i;
+                pc[0] = y2r;
+                pc[1] = y2i;
+                pd[0] = y3r;
+                pd[1] = y3i;
+                continue;
+            }
             pb[0] = tml_mls(y1r * w1r, y1i, w1i);
             pb[1] = tml_mla(y1r * w1i, y1i, w1r);
             pc[0] = tml_mls(y2r * w2r, y2i, w2i);
