@@ -53,8 +53,8 @@ static void fft_stage_span4(float *x, uint32_t n)
 #if defined(TML_FRONTEND_ARM_VFP)
 /* Assembly text of one radix-4 butterfly in place on the registers a, b, c, d (real, imaginary
  * names), twiddles w1, w2, w3 in s16-s21, temporaries s22-s29; the operations and their order
- * are those of the portable C below. */
-#define TML_FFT_BUTTERFLY(ar, ai, br, bi, cr, ci, dr, di) \
+ * are those of the portable C below. First t0..t3 into s22-s29: */
+#define TML_FFT_SUMS(ar, ai, br, bi, cr, ci, dr, di) \
     "vadd.f32 s22, " ar ", " cr "\n\t" /* t0 = a + c */ \
     "vadd.f32 s23, " ai ", " ci "\n\t" \
     "vsub.f32 s24, " ar ", " cr "\n\t" /* t1 = a - c */ \
@@ -62,7 +62,10 @@ static void fft_stage_span4(float *x, uint32_t n)
     "vadd.f32 s26, " br ", " dr "\n\t" /* t2 = b + d */ \
     "vadd.f32 s27, " bi ", " di "\n\t" \
     "vsub.f32 s28, " br ", " dr "\n\t" /* t3 = b - d */ \
-    "vsub.f32 s29, " bi ", " di "\n\t" \
+    "vsub.f32 s29, " bi ", " di "\n\t"
+
+#define TML_FFT_BUTTERFLY(ar, ai, br, bi, cr, ci, dr, di) \
+    TML_FFT_SUMS(ar, ai, br, bi, cr, ci, dr, di) \
     "vadd.f32 " ar ", s22, s26\n\t" /* y0 = t0 + t2 */ \
     "vadd.f32 " ai ", s23, s27\n\t" \
     "vsub.f32 s22, s22, s26\n\t" /* y2 = t0 - t2 */ \
@@ -87,14 +90,7 @@ static void fft_stage_span4(float *x, uint32_t n)
 /* Butterfly 0 of a group, whose twiddles are all 1: the additions of TML_FFT_BUTTERFLY, with
  * y1, y2, y3 written straight to b, c, d (the portable C below does the same). */
 #define TML_FFT_BUTTERFLY_UNIT(ar, ai, br, bi, cr, ci, dr, di) \
-    "vadd.f32 s22, " ar ", " cr "\n\t" /* t0 = a + c */ \
-    "vadd.f32 s23, " ai ", " ci "\n\t" \
-    "vsub.f32 s24, " ar ", " cr "\n\t" /* t1 = a - c */ \
-    "vsub.f32 s25, " ai ", " ci "\n\t" \
-    "vadd.f32 s26, " br ", " dr "\n\t" /* t2 = b + d */ \
-    "vadd.f32 s27, " bi ", " di "\n\t" \
-    "vsub.f32 s28, " br ", " dr "\n\t" /* t3 = b - d */ \
-    "vsub.f32 s29, " bi ", " di "\n\t" \
+    TML_FFT_SUMS(ar, ai, br, bi, cr, ci, dr, di) \
     "vadd.f32 " ar ", s22, s26\n\t" /* y0 = t0 + t2 */ \
     "vadd.f32 " ai ", s23, s27\n\t" \
     "vsub.f32 " cr ", s22, s26\n\t" /* y2 = t0 - t2 */ \

@@ -63,29 +63,21 @@ size_t tml_frontend_scratch_bytes(const tml_frontend_config *cfg)
 
 #if defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
 /* SSUB16 sets the GE flags per halfword where acc - x >= 0, SEL then picks per halfword: with
- * (acc, x) the larger halves, with (x, acc) the smaller. Sixteen samples per step. */
+ * (acc, x) the larger halves, with (x, acc) the smaller. Eight samples per TML_EXTREME_8,
+ * sixteen per step of TML_EXTREME_LOOP. */
+#define TML_EXTREME_8(sel_operands)                                                         \
+    "ldrd %[a], %[b], [%[src]], #8\n\t"                                                     \
+    "ldrd %[c], %[d], [%[src]], #8\n\t"                                                     \
+    "ssub16 %[t], %[acc], %[a]\n\t"                                                         \
+    "sel %[acc], " sel_operands("a") "\n\t"                                                 \
+    "ssub16 %[t], %[acc], %[b]\n\t"                                                         \
+    "sel %[acc], " sel_operands("b") "\n\t"                                                 \
+    "ssub16 %[t], %[acc], %[c]\n\t"                                                         \
+    "sel %[acc], " sel_operands("c") "\n\t"                                                 \
+    "ssub16 %[t], %[acc], %[d]\n\t"                                                         \
+    "sel %[acc], " sel_operands("d") "\n\t"
 #define TML_EXTREME_LOOP(sel_operands)                                                      \
-    __asm__ volatile("1:\n\t"                                                               \
-                     "ldrd %[a], %[b], [%[src]], #8\n\t"                                    \
-                     "ldrd %[c], %[d], [%[src]], #8\n\t"                                    \
-                     "ssub16 %[t], %[acc], %[a]\n\t"                                        \
-                     "sel %[acc], " sel_operands("a") "\n\t"                                \
-                     "ssub16 %[t], %[acc], %[b]\n\t"                                        \
-                     "sel %[acc], " sel_operands("b") "\n\t"                                \
-                     "ssub16 %[t], %[acc], %[c]\n\t"                                        \
-                     "sel %[acc], " sel_operands("c") "\n\t"                                \
-                     "ssub16 %[t], %[acc], %[d]\n\t"                                        \
-                     "sel %[acc], " sel_operands("d") "\n\t"                                \
-                     "ldrd %[a], %[b], [%[src]], #8\n\t"                                    \
-                     "ldrd %[c], %[d], [%[src]], #8\n\t"                                    \
-                     "ssub16 %[t], %[acc], %[a]\n\t"                                        \
-                     "sel %[acc], " sel_operands("a") "\n\t"                                \
-                     "ssub16 %[t], %[acc], %[b]\n\t"                                        \
-                     "sel %[acc], " sel_operands("b") "\n\t"                                \
-                     "ssub16 %[t], %[acc], %[c]\n\t"                                        \
-                     "sel %[acc], " sel_operands("c") "\n\t"                                \
-                     "ssub16 %[t], %[acc], %[d]\n\t"                                        \
-                     "sel %[acc], " sel_operands("d") "\n\t"                                \
+    __asm__ volatile("1:\n\t" TML_EXTREME_8(sel_operands) TML_EXTREME_8(sel_operands)       \
                      "subs %[steps], %[steps], #1\n\t"                                      \
                      "bne 1b"                                                               \
                      : [acc] "+r"(packed), [src] "+r"(src), [steps] "+r"(steps),             \

@@ -113,6 +113,16 @@ static inline int32_t tml_softmax_exp_of_diff(const tml_softmax_params *softmax,
         diff * (1 << softmax->input_left_shift), softmax->input_multiplier));
 }
 
+/* The largest of a row's values. */
+static inline int32_t tml_softmax_row_max(const int8_t *in, int32_t depth)
+{
+    int32_t max_in = -128, c;
+    for (c = 0; c < depth; ++c) {
+        max_in = in[c] > max_in ? in[c] : max_in;
+    }
+    return max_in;
+}
+
 /* 1 / (sum of a row's exps) as a Q0.31 reciprocal of the sum normalised to [1, 2) and the
  * right shift that scales exp * reciprocal to the 8-bit output. */
 typedef struct {

@@ -16,12 +16,9 @@ int tml_softmax_s8(const tml_context *ctx, const tml_softmax_params *softmax, in
         const int8_t *in = input + r * depth;
         int8_t *out = output + r * depth;
         int32_t exps[TML_SOFTMAX_CACHED_DEPTH];
-        int32_t max_in = -128;
+        const int32_t max_in = tml_softmax_row_max(in, depth);
         int32_t sum_of_exps = 0; /* Q12.19 */
         tml_softmax_norm norm;
-        for (c = 0; c < depth; ++c) {
-            max_in = in[c] > max_in ? in[c] : max_in;
-        }
         for (c = 0; c < depth; ++c) {
             const int32_t e = tml_softmax_exp_of_diff(softmax, (int32_t)in[c] - max_in);
             if (c < TML_SOFTMAX_CACHED_DEPTH) {

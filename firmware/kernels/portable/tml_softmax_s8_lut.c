@@ -20,12 +20,9 @@ int tml_softmax_s8_lut(const tml_context *ctx, const tml_softmax_lut_params *sof
     for (r = 0; r < rows; ++r) {
         const int8_t *in = input + r * depth;
         int8_t *out = output + r * depth;
-        int32_t max_in = -128;
+        const int32_t max_in = tml_softmax_row_max(in, depth);
         int32_t sum_of_exps = 0; /* Q12.19 */
         tml_softmax_norm norm;
-        for (c = 0; c < depth; ++c) {
-            max_in = in[c] > max_in ? in[c] : max_in;
-        }
         for (c = 0; c < depth; ++c) {
             sum_of_exps += tml_rounding_divide_by_pot(lookup(softmax, max_in - in[c]), 12);
         }
