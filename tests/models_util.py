@@ -115,6 +115,32 @@ def dilated(path: Path, *, per_tensor: bool = False, seed: int = 0) -> Path:
         (1, 7, 5, 3), path, per_tensor=per_tensor, seed=seed)
 
 
+def batched(path: Path, *, batch: int = 3) -> Path:
+    """A batch of ``batch`` inputs in one invocation: conv SAME + RELU, depthwise, 1x1 conv,
+    average pooling, flatten, FC + RELU, FC, softmax over each row. Input batch x 6x5x4."""
+    import tensorflow as tf
+
+    k = _keras()
+    L = k.layers
+    x = inp = L.Input((6, 5, 4), batch_size=batch)
+    x = L.Conv2D(8, (3, 3), padding="same", activation="relu")(x)
+    x = L.DepthwiseConv2D((3, 3), padding="same", activation="relu")(x)
+    x = L.Conv2D(8, (1, 1), activation="relu")(x)
+    x = L.AveragePooling2D((2, 2))(x)
+    x = L.Flatten()(x)
+    x = L.Dense(10, activation="relu")(x)
+    x = L.Dense(5)(x)
+    x = L.Softmax()(x)
+    model = k.Model(inp, x)
+    rng = np.random.default_rng(3)
+    for layer in model.layers:
+        if layer.get_weights():
+            layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32)
+                               for w in layer.get_weights()])
+    return _convert(tf.lite.TFLiteConverter.from_keras_model(model), (batch, 6, 5, 4), path,
+                    per_tensor=False, seed=3)
+
+
 BUILDERS: dict[str, Callable] = {
     "conv_mix": conv_mix,
     "depthwise_mix": depthwise_mix,
@@ -127,6 +153,8 @@ def build(name: str, path: Path, *, per_tensor: bool = False) -> Path:
     """Build test model ``name`` (a BUILDERS key or "dilated") as an int8 .tflite at ``path``."""
     if name == "dilated":
         return dilated(path, per_tensor=per_tensor)
+    if name == "batched":
+        return batched(path)
     return convert_int8(BUILDERS[name](), path, per_tensor=per_tensor)
 
 

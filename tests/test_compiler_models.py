@@ -25,6 +25,7 @@ MODELS = {
     "add_mix": ("add_mix", False),
     "dilated": ("dilated", False),
     "dilated_per_tensor": ("dilated", True),
+    "batched": ("batched", False),  # a batch of 3 inputs per invocation
 }
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from models_util import _keras, convert_int8
+from models_util import _keras, batched, convert_int8
 
 from toolchain.bench import run_bench
 from toolchain.compiler import compile_model
@@ -90,7 +90,8 @@ def m4_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("m4_models")
     return {"narrow": convert_int8(m4_narrow(), d / "narrow.tflite"),
             "wide": convert_int8(m4_wide(), d / "wide.tflite", seed=1),
-            "edge": convert_int8(m4_edge(), d / "edge.tflite", seed=2)}
+            "edge": convert_int8(m4_edge(), d / "edge.tflite", seed=2),
+            "batched": batched(d / "batched.tflite")}  # 3 inputs per invocation
 
 
 def _inputs(path: Path, n: int, seed: int) -> np.ndarray:
@@ -110,7 +111,7 @@ def test_every_optimised_kernel_is_chosen(m4_models, tmp_path: Path) -> None:
     assert used == M4_KERNELS
 
 
-@pytest.mark.parametrize("name", ["narrow", "wide", "edge"])
+@pytest.mark.parametrize("name", ["narrow", "wide", "edge", "batched"])
 def test_host_identical_to_tflm(m4_models, tmp_path: Path, name: str) -> None:
     path = m4_models[name]
     compile_model(path, tmp_path / "gen", target="cortex-m4")
@@ -125,7 +126,7 @@ def test_host_identical_to_tflm(m4_models, tmp_path: Path, name: str) -> None:
                                               err_msg=f"tensor {t}, input {i}")
 
 
-@pytest.mark.parametrize("name", ["narrow", "wide", "edge"])
+@pytest.mark.parametrize("name", ["narrow", "wide", "edge", "batched"])
 def test_qemu_identical_to_tflm(m4_models, tmp_path: Path, name: str) -> None:
     path = m4_models[name]
     result = run_bench(path, "qemu-m4", target="cortex-m4", inputs=_inputs(path, N_QEMU, 7),
