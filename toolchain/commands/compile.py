@@ -40,8 +40,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  arena (RAM):   {report.arena_bytes:,} bytes "
           f"({pct:.0f}% of the {report.tensor_bytes_sum:,}-byte sum of all activations)")
     print(f"  weights:       {report.weight_bytes:,} bytes")
-    print(f"  quant params:  {report.quant_param_bytes:,} bytes (requantization, softmax "
-          f"exp table)")
+    print(f"  quant params:  {report.quant_param_bytes:,} bytes")
     if report.labels:
         print(f"  labels:        {', '.join(report.labels)}")
     print(f"  files:         {', '.join(report.files)}")
