@@ -1,7 +1,8 @@
 """Would a fixed-point FFT keep the frontend's features? A precision study for issue 6.
 
-The float frontend costs ~966,000 Cortex-M4 instructions per clip (29% of the MLPerf KWS
-inference); getting under 15% needs a 16-bit SIMD FFT (two lanes per instruction). This script
+The float frontend costs 868,760 Cortex-M4 instructions per clip (26% of the MLPerf KWS
+inference); its float operations alone are ~15% (firmware/frontend/README.md), so getting under
+15% needs 16-bit SIMD arithmetic (two lanes per instruction), for the FFT at least. This script
 emulates, in numpy, a radix-2 FFT whose values are stored with a given number of bits between
 stages (exact integer rounding as the SIMD instructions would do it), runs the rest of the MLPerf
 Tiny pipeline in float64, quantizes with the model's input parameters, and compares with the
