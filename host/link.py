@@ -37,6 +37,7 @@ MSG_ERROR = 0xFF
 INPUT_AUDIO = 1
 INPUT_FEATURES = 2
 INPUT_AUDIO_RICE = 3
+INPUT_AUDIO_RICE_ORDER = 4  # a predictor order per block (host.codec, firmware/protocol/rice.c)
 RUN_RETURN_FEATURES = 0x01
 
 ERR_CRC = 1
@@ -260,6 +261,7 @@ class Link:
         self.retries = retries
         self.upload_attempts = upload_attempts
         self.compress = compress
+        self.rice_kind = INPUT_AUDIO_RICE_ORDER  # INPUT_AUDIO_RICE for firmware without it
         self.bytes_uploaded = 0
         self.stats = LinkStats()
         self._seq = 0
@@ -403,20 +405,37 @@ class Link:
             return DeviceResult.parse(reply)
         raise LinkError(f"input upload failed {self.upload_attempts} times: {last}")
 
-    def run_audio(self, pcm: np.ndarray, return_features: bool = True) -> DeviceResult:
-        """pcm: int16 [samples] (one clip); the device computes features and runs the model.
-
-        The PCM goes losslessly compressed (host.codec) when that is smaller.
-        """
+    def encode_audio(self, pcm: np.ndarray) -> tuple[int, bytes]:
+        """(input kind, bytes) for one clip's upload: losslessly compressed (host.codec) when
+        that is smaller, else raw int16. Reads only settings, so a worker thread may prepare the
+        next clip while this link serves the current one."""
         from .codec import rice_encode
 
-        data = np.ascontiguousarray(pcm, dtype="<i2").tobytes()
-        kind = INPUT_AUDIO
+        raw = np.ascontiguousarray(pcm, dtype="<i2").tobytes()
         if self.compress:
-            packed = rice_encode(pcm)
-            if len(packed) < len(data):
-                data, kind = packed, INPUT_AUDIO_RICE
-        return self.run(kind, data, RUN_RETURN_FEATURES if return_features else 0)
+            kind = self.rice_kind
+            packed = rice_encode(pcm, orders=kind == INPUT_AUDIO_RICE_ORDER)
+            if len(packed) < len(raw):
+                return kind, packed
+        return INPUT_AUDIO, raw
+
+    def run_audio(self, pcm: np.ndarray, return_features: bool = True,
+                  encoded: tuple[int, bytes] | None = None) -> DeviceResult:
+        """pcm: int16 [samples] (one clip); the device computes features and runs the model.
+        ``encoded``: the clip as encode_audio gave it, if already prepared."""
+        if encoded is None or encoded[0] not in (INPUT_AUDIO, self.rice_kind):
+            encoded = self.encode_audio(pcm)
+        kind, data = encoded
+        flags = RUN_RETURN_FEATURES if return_features else 0
+        try:
+            return self.run(kind, data, flags)
+        except DeviceError as err:
+            # Firmware from before kind 4 refuses it at LOAD_BEGIN: first order only from now.
+            if not (kind == INPUT_AUDIO_RICE_ORDER and err.request == MSG_LOAD_BEGIN
+                    and err.code == ERR_BAD_ARGS):
+                raise
+            self.rice_kind = INPUT_AUDIO_RICE
+            return self.run_audio(pcm, return_features)
 
     def run_features(self, features: np.ndarray) -> DeviceResult:
         """features: int8 model input (any shape, C order); inference only."""

@@ -144,6 +144,10 @@ def test_device_answers_malformed_frames_and_keeps_serving() -> None:
             _raw_exchange(sock, _raw_frame(L.MSG_RUN, 5, struct.pack("<BBI", 1, 0, 0))))
         assert L.ERR_BAD_ARGS in _errors(
             _raw_exchange(sock, _raw_frame(L.MSG_LOAD_BEGIN, 6, struct.pack("<BI", 1, 1 << 30))))
+        # An input kind the firmware does not know is refused at LOAD_BEGIN (the host falls
+        # back from kind 4 to kind 3 on exactly this reply).
+        assert L.ERR_BAD_ARGS in _errors(
+            _raw_exchange(sock, _raw_frame(L.MSG_LOAD_BEGIN, 6, struct.pack("<BI", 9, 100))))
         begin = _raw_exchange(sock, _raw_frame(L.MSG_LOAD_BEGIN, 7, struct.pack("<BI", 2, 490)))
         assert [f.type for f in begin] == [L.MSG_LOAD_BEGIN | L.MSG_REPLY]
         assert L.ERR_BAD_OFFSET in _errors(
@@ -180,8 +184,9 @@ def test_source_tree_has_the_protocol_header() -> None:
     assert (Path(FIRMWARE_DIR) / "protocol" / "tml_protocol.h").is_file()
 
 
+@pytest.mark.parametrize("orders", [False, True], ids=["first-order", "order-per-block"])
 def test_c_rice_decoder_inverts_the_host_encoder(
-    cproto: ctypes.CDLL, speech_commands: Path
+    cproto: ctypes.CDLL, speech_commands: Path, orders: bool
 ) -> None:
     import numpy as np
     import soundfile as sf
@@ -191,22 +196,60 @@ def test_c_rice_decoder_inverts_the_host_encoder(
     rng = np.random.default_rng(3)
     clips = [np.zeros(16000, np.int16), rng.integers(-32768, 32768, 16000).astype(np.int16),
              np.array([32767, -32768] * 500, np.int16), np.array([7], np.int16),
-             (rng.normal(0, 300, 16000)).astype(np.int16)]
+             (rng.normal(0, 300, 16000)).astype(np.int16),
+             np.cumsum(rng.integers(-40, 41, 16000)).clip(-32768, 32767).astype(np.int16)]
     clips += [sf.read(str(p), dtype="int16")[0]
               for p in sorted(speech_commands.glob("*/*.wav"))[::300]
               if p.parent.name != "_background_noise_"]
-    cproto.tml_rice_decode.restype = ctypes.c_long
+    decode = cproto.tml_rice_decode_orders if orders else cproto.tml_rice_decode
+    decode.restype = ctypes.c_long
     for pcm in clips:
-        packed = rice_encode(pcm)
-        assert np.array_equal(rice_decode(packed), pcm)
+        packed = rice_encode(pcm, orders=orders)
+        assert np.array_equal(rice_decode(packed, orders=orders), pcm)
         out = np.zeros(16000, np.int16)
-        n = cproto.tml_rice_decode(packed, ctypes.c_size_t(len(packed)),
-                                   out.ctypes.data_as(ctypes.c_void_p), ctypes.c_size_t(16000))
+        n = decode(packed, ctypes.c_size_t(len(packed)), out.ctypes.data_as(ctypes.c_void_p),
+                   ctypes.c_size_t(16000))
         assert n == len(pcm) and np.array_equal(out[:n], pcm)
         # Truncated streams are refused, never read past the end.
-        assert cproto.tml_rice_decode(packed[: len(packed) // 2], ctypes.c_size_t(len(packed) // 2),
-                                      out.ctypes.data_as(ctypes.c_void_p),
-                                      ctypes.c_size_t(16000)) in (-1, len(pcm))
-    speech = rice_encode(sf.read(str(sorted(speech_commands.glob("yes/*.wav"))[0]),
-                                 dtype="int16")[0])
-    assert len(speech) < 0.75 * 32000  # speech compresses
+        assert decode(packed[: len(packed) // 2], ctypes.c_size_t(len(packed) // 2),
+                      out.ctypes.data_as(ctypes.c_void_p), ctypes.c_size_t(16000)) in (-1, len(pcm))
+    speech = [sf.read(str(p), dtype="int16")[0]
+              for p in sorted(speech_commands.glob("yes/*.wav"))[:20]]
+    first = sum(len(rice_encode(x)) for x in speech)
+    assert first < 0.75 * 32000 * len(speech)  # speech compresses
+    if orders:  # and a predictor order per block saves a few percent more
+        assert sum(len(rice_encode(x, orders=True)) for x in speech) < 0.97 * first
+
+
+class _FirstOrderOnlyLink(L.Link):
+    """While ``refuse_orders`` is set, answers input kind 4 as firmware from before it does
+    (it refuses any kind it does not know at LOAD_BEGIN with BAD_ARGS, checked in QEMU above)."""
+
+    refuse_orders = False
+
+    def _upload(self, kind: int, data: bytes) -> None:
+        if self.refuse_orders and kind == L.INPUT_AUDIO_RICE_ORDER:
+            raise L.DeviceError(L.ERR_BAD_ARGS, len(data), L.MSG_LOAD_BEGIN)
+        super()._upload(kind, data)
+
+
+def test_host_falls_back_to_first_order_for_older_firmware(speech_commands: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    pcm = sf.read(str(sorted(speech_commands.glob("no/*.wav"))[0]), dtype="int16")[0]
+    with running_qemu() as qemu:
+        link = _FirstOrderOnlyLink(L.open_serial(f"socket://127.0.0.1:{qemu.port}"))
+        link.hello()
+        newer = link.run_audio(pcm)
+        assert link.rice_kind == L.INPUT_AUDIO_RICE_ORDER
+        sent_with_orders = link.bytes_uploaded
+        link.refuse_orders = True
+        older = link.run_audio(pcm)
+        assert link.rice_kind == L.INPUT_AUDIO_RICE  # and it stays there
+        again = link.run_audio(pcm)
+        link.close()
+    assert link.bytes_uploaded - sent_with_orders > 2 * sent_with_orders  # first order: larger
+    for result in (older, again):
+        assert np.array_equal(result.scores, newer.scores)
+        assert np.array_equal(result.features, newer.features)

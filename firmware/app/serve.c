@@ -95,6 +95,11 @@ static void handle_hello(const tml_frame *req) {
     send_reply(req, (uint16_t)n);
 }
 
+/* The upload kinds that arrive compressed (decoded at RUN). */
+static int is_compressed(uint8_t kind) {
+    return kind == TML_INPUT_AUDIO_RICE || kind == TML_INPUT_AUDIO_RICE_ORDER;
+}
+
 static void handle_load_begin(const tml_frame *req) {
     if (req->length != 5) {
         send_error(req->seq, TML_ERR_BAD_ARGS, req->length);
@@ -104,7 +109,8 @@ static void handle_load_begin(const tml_frame *req) {
     uint32_t total = tml_get_u32(req->payload + 1);
     int ok = (kind == TML_INPUT_AUDIO && total % 2u == 0 && total > 0 &&
               total <= 2u * TML_AUDIO_MAX_SAMPLES) ||
-             (kind == TML_INPUT_AUDIO_RICE && total >= 4u && total <= sizeof compressed) ||
+             ((kind == TML_INPUT_AUDIO_RICE || kind == TML_INPUT_AUDIO_RICE_ORDER) &&
+              total >= 4u && total <= sizeof compressed) ||
              (kind == TML_INPUT_FEATURES && total == TINYML_INPUT_SIZE);
     if (!ok) {
         load_kind = 0;
@@ -134,7 +140,7 @@ static void handle_load_chunk(const tml_frame *req) {
         send_error(req->seq, TML_ERR_BAD_OFFSET, load_received);
         return;
     }
-    uint8_t *dest = load_kind == TML_INPUT_AUDIO_RICE ? compressed : input.bytes;
+    uint8_t *dest = is_compressed(load_kind) ? compressed : input.bytes;
     memcpy(dest + offset, req->payload + 4, n);
     load_received += n;
     tml_put_u32(payload, load_received);
@@ -153,7 +159,7 @@ static void handle_run(const tml_frame *req) {
         send_error(req->seq, TML_ERR_NOT_LOADED, load_received);
         return;
     }
-    const uint8_t *loaded = kind == TML_INPUT_AUDIO_RICE ? compressed : input.bytes;
+    const uint8_t *loaded = is_compressed(kind) ? compressed : input.bytes;
     if (tml_crc32_update(0, loaded, load_total) != crc) {
         /* The host re-sends the input: a corrupted upload never produces a result. */
         load_kind = 0;
@@ -164,8 +170,11 @@ static void handle_run(const tml_frame *req) {
     memset(&result, 0, sizeof result);
     if (kind == TML_INPUT_AUDIO) {
         tml_app_run_audio(input.pcm, load_total / 2u, &result);
-    } else if (kind == TML_INPUT_AUDIO_RICE) {
-        long samples = tml_rice_decode(compressed, load_total, input.pcm, TML_AUDIO_MAX_SAMPLES);
+    } else if (is_compressed(kind)) {
+        long samples =
+            kind == TML_INPUT_AUDIO_RICE
+                ? tml_rice_decode(compressed, load_total, input.pcm, TML_AUDIO_MAX_SAMPLES)
+                : tml_rice_decode_orders(compressed, load_total, input.pcm, TML_AUDIO_MAX_SAMPLES);
         if (samples <= 0) {
             load_kind = 0;
             send_error(req->seq, TML_ERR_BAD_ARGS, (uint32_t)load_total);

@@ -42,6 +42,7 @@ enum tml_input_kind {
     TML_INPUT_AUDIO = 1,    /* int16 PCM, little-endian */
     TML_INPUT_FEATURES = 2, /* int8 model input */
     TML_INPUT_AUDIO_RICE = 3, /* int16 PCM, losslessly compressed (see rice.c) */
+    TML_INPUT_AUDIO_RICE_ORDER = 4, /* the same with a predictor order per block (rice.c) */
 };
 
 enum tml_run_flags {
@@ -107,10 +108,12 @@ size_t tml_frame_encode(uint8_t type, uint8_t seq, const uint8_t *payload, uint1
                         uint8_t *out);
 
 /* Lossless PCM decoding (rice.c): returns the number of samples, or -1 for a malformed stream
- * or more than max_samples. */
+ * or more than max_samples. tml_rice_decode reads TML_INPUT_AUDIO_RICE streams (first-order
+ * prediction), tml_rice_decode_orders TML_INPUT_AUDIO_RICE_ORDER streams (order 0-3 per block). */
 #define TML_RICE_BLOCK 128u
 #define TML_RICE_ESCAPE 32u
 long tml_rice_decode(const uint8_t *in, size_t len, int16_t *out, size_t max_samples);
+long tml_rice_decode_orders(const uint8_t *in, size_t len, int16_t *out, size_t max_samples);
 
 /* Little-endian helpers. */
 static inline uint32_t tml_get_u32(const uint8_t *p) {
