@@ -138,6 +138,18 @@ def test_qemu_identical_to_tflm(m4_models, tmp_path: Path, name: str) -> None:
     assert all(layer.instructions > 0 for layer in result.layers if layer.op != "RESHAPE")
 
 
+@pytest.mark.parametrize("name", ["narrow", "wide", "edge", "batched"])
+def test_qemu_m55_identical_to_tflm(m4_models, tmp_path: Path, name: str) -> None:
+    """--target cortex-m55 on qemu-m55: the MVE 1x1 convolution (1x1 layers of 8, 16 and 80
+    input channels: predicated tails and whole 16-value chunks; 1, 8, 12, 32 and 80 output
+    channels: groups of four and a lone channel, in place) and the Armv7E-M kernels."""
+    path = m4_models[name]
+    result = run_bench(path, "qemu-m55", target="cortex-m55", inputs=_inputs(path, N_QEMU, 8),
+                       compare_generic=False, work_dir=tmp_path)
+    assert result.outputs_identical_to_tflm == N_QEMU
+    assert "tml_conv2d_1x1_s8_mve" in {layer.kernel for layer in result.layers}
+
+
 def test_folded_requant_matches_tflite_arithmetic(m4_models) -> None:
     """The folded table reproduces TFLite's two-rounding requantization for every accumulator
     a layer can produce whose result is not clamped away (checked in Python, exhaustively over a

@@ -23,11 +23,13 @@ from toolchain.compiler.targets import KERNELS_DIR
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory: pytest.TempPathFactory) -> C.CDLL:
     sources = sorted((KERNELS_DIR / "portable").glob("*.c")) + \
-        sorted((KERNELS_DIR / "cortex_m4").glob("*.c"))
+        sorted((KERNELS_DIR / "cortex_m4").glob("*.c")) + \
+        sorted((KERNELS_DIR / "cortex_m55").glob("*.c"))
     so = tmp_path_factory.mktemp("m4_units") / "libkernels.so"
     subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic",
                     "-fPIC", "-shared", f"-I{KERNELS_DIR / 'include'}",
-                    f"-I{KERNELS_DIR / 'cortex_m4'}", *map(str, sources), "-o", str(so)],
+                    f"-I{KERNELS_DIR / 'cortex_m4'}", f"-I{KERNELS_DIR / 'cortex_m55'}",
+                    *map(str, sources), "-o", str(so)],
                    check=True)
     return C.CDLL(str(so))
 
@@ -136,30 +138,43 @@ def test_conv_im2col_matches_portable(lib: C.CDLL, seed: int) -> None:
     np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("seed", range(10))
-def test_conv_1x1_in_place_matches_portable(lib: C.CDLL, seed: int) -> None:
+@pytest.mark.parametrize("seed", range(18))
+def test_conv_1x1_matches_portable(lib: C.CDLL, seed: int) -> None:
+    """Both 1x1 kernels, the Cortex-M4 one and the Cortex-M55 one (its C fallback here; the MVE
+    code runs in QEMU, test_kernels_cortex_m4.py): in place with as many or fewer output
+    channels, and into another buffer with more; up to 92 input values (more than one 64-value
+    pass of the M4 kernel; 16-value chunks and tails for the M55 one); output channels in
+    groups of four and a remainder."""
     rng = np.random.default_rng(200 + seed)
     pixels = int(rng.integers(1, 14))
-    c = 4 * int(rng.integers(1, 24))  # up to 92 values: more than one 64-value pass
+    in_c = 4 * int(rng.integers(1, 24))
+    in_place = seed % 3 != 2
+    out_c = (in_c if seed % 3 == 0 else int(rng.integers(1, in_c + 1)) if in_place
+             else int(rng.integers(in_c, in_c + 9)))
     in_off, zp_out = int(rng.integers(-127, 128)), int(rng.integers(-128, 100))
-    mults, shifts, lo, hi = _quant(rng, c, zp_out, clamp=bool(rng.integers(0, 2)))
-    x = rng.integers(-128, 128, pixels * c, dtype=np.int8)
-    wts = rng.integers(-127, 128, (c, c), dtype=np.int8)
-    bias = rng.integers(-5000, 5000, c).astype(np.int32)
+    mults, shifts, lo, hi = _quant(rng, out_c, zp_out, clamp=bool(rng.integers(0, 2)))
+    x = rng.integers(-128, 128, pixels * in_c, dtype=np.int8)
+    wts = rng.integers(-127, 128, (out_c, in_c), dtype=np.int8)
+    bias = rng.integers(-5000, 5000, out_c).astype(np.int32)
     params = ConvParams(1, 1, 0, 0, 1, 1, in_off, zp_out, lo, hi)
-    dims = (Dims(1, 1, pixels, c), Dims(c, 1, 1, c), Dims(1, 1, pixels, c))
-    want = np.zeros_like(x)
+    dims = (Dims(1, 1, pixels, in_c), Dims(out_c, 1, 1, in_c), Dims(1, 1, pixels, out_c))
+    want = np.zeros(pixels * out_c, np.int8)
     q = Quant(p32(mults), p32(shifts), 1)
     lib.tml_conv2d_s8(None, C.byref(params), C.byref(q), C.byref(dims[0]), p8(x),
                       C.byref(dims[1]), p8(wts), p32(bias), C.byref(dims[2]), p8(want))
     rq = _folded(mults, shifts, in_off, zp_out, lo, hi, wts, bias)
-    scratch = np.zeros(2 * c, np.int32)
+    scratch = np.zeros(2 * in_c, np.int32)
     ctx = Ctx(scratch.ctypes.data, scratch.nbytes)
-    buf = x.copy()  # in place: output == input
-    assert lib.tml_conv2d_1x1_s8_m4(C.byref(ctx), C.byref(params), p32(rq), C.byref(dims[0]),
-                                    p8(buf), C.byref(dims[1]), p8(wts), C.byref(dims[2]),
-                                    p8(buf)) == 0
-    np.testing.assert_array_equal(buf, want)
+    for kernel in (lib.tml_conv2d_1x1_s8_m4, lib.tml_conv2d_1x1_s8_mve):
+        buf = x.copy()
+        out = buf if in_place else np.zeros(pixels * out_c, np.int8)
+        assert kernel(C.byref(ctx), C.byref(params), p32(rq), C.byref(dims[0]), p8(buf),
+                      C.byref(dims[1]), p8(wts), C.byref(dims[2]), p8(out)) == 0
+        np.testing.assert_array_equal(out[: pixels * out_c], want)
+        if in_place and out_c < in_c:  # more outputs than inputs in place is refused
+            bigger = (Dims(out_c + in_c, 1, 1, in_c), Dims(1, 1, pixels, out_c + in_c))
+            assert kernel(C.byref(ctx), C.byref(params), p32(rq), C.byref(dims[0]), p8(buf),
+                          C.byref(bigger[0]), p8(wts), C.byref(bigger[1]), p8(buf)) != 0
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -1,8 +1,9 @@
 """Per-target optimisation at compile time: kernel choice, weight layout, folded requantization.
 
-For the Armv7E-M targets (``cortex-m4``, ``cortex-m7``) each convolution whose shape and
-quantization allow it is switched from the portable kernel to one of
-``firmware/kernels/cortex_m4/`` (see ``tml_kernels_m4.h``):
+For the Armv7E-M targets (``cortex-m4``, ``cortex-m7``, and ``cortex-m55``, which has the DSP
+extension) each convolution whose shape and quantization allow it is switched from the portable
+kernel to one of ``firmware/kernels/cortex_m4/`` (see ``tml_kernels_m4.h``); on ``cortex-m55``
+the 1x1 key maps to the MVE kernel of ``firmware/kernels/cortex_m55/`` (same constants):
 
 - ``conv2d_1x1_m4``: 1x1, stride 1, input channels a multiple of 4; runs in place.
 - ``depthwise_conv2d_3x3_m4``: 3x3, stride 1, SAME, multiplier 1; runs in place.

@@ -79,12 +79,25 @@ def _dsp_table() -> dict[str, KernelImpl]:
     }
 
 
-# cortex-m55 has the DSP extension too (its MVE kernels are future work).
+def _mve_table() -> dict[str, KernelImpl]:
+    """Cortex-M55: the Armv7E-M table (it has the DSP extension), with MVE kernels where they
+    exist; each takes its twin's prepared constants and call (same C signature)."""
+    from . import optimize
+
+    table = _dsp_table()
+    table["conv2d_1x1_m4"] = KernelImpl(
+        "tml_conv2d_1x1_s8_mve",
+        ("cortex_m4/tml_kernels_m4.h", "include/tml_acle.h", "cortex_m55/tml_kernels_m55.h",
+         "cortex_m55/tml_conv2d_1x1_s8_mve.c"),
+        optimize.conv1x1_scratch_bytes, True)
+    return table
+
+
 TARGETS: dict[str, dict[str, KernelImpl]] = {
     "generic": PORTABLE,
     "cortex-m4": _dsp_table(),
     "cortex-m7": _dsp_table(),
-    "cortex-m55": _dsp_table(),
+    "cortex-m55": _mve_table(),
 }
 
 

@@ -11,15 +11,12 @@ int tml_conv2d_1x1_s8_m4(const tml_context *ctx, const tml_conv_params *conv,
     const int32_t in_c = input_dims->c, out_c = output_dims->c;
     const int32_t pixels = input_dims->n * input_dims->h * input_dims->w;
     const int32_t k4 = in_c / 4;
-    int32_t *cols = (int32_t *)ctx->buf;
+    int32_t *cols;
     int32_t p0;
-    if (filter_dims->h != 1 || filter_dims->w != 1 || filter_dims->c != in_c ||
-        filter_dims->n != out_c || in_c % 4 != 0 || conv->stride_h != 1 ||
-        conv->stride_w != 1 || conv->pad_h != 0 || conv->pad_w != 0 ||
-        output_dims->n * output_dims->h * output_dims->w != pixels ||
-        ctx->size < TML_M4_CONV_SCRATCH_BYTES(in_c) || (output == input && out_c > in_c)) {
+    if (!tml_conv1x1_call_ok(ctx, conv, input_dims, input, filter_dims, output_dims, output)) {
         return TML_ERR_ARG;
     }
+    cols = (int32_t *)ctx->buf;
     for (p0 = 0; p0 < pixels; p0 += 4) {
         const int32_t n = pixels - p0 < 4 ? pixels - p0 : 4;
         int32_t p, k;

@@ -67,6 +67,19 @@ int tml_conv2d_s8_m4(const tml_context *ctx, const tml_conv_params *conv,
 
 /* 1x1 convolution, stride 1, no padding, in_c a multiple of 4. May run in place
  * (output == input) when out_c <= in_c. Scratch: TML_M4_CONV_SCRATCH_BYTES(in_c). */
+static inline int tml_conv1x1_call_ok(const tml_context *ctx, const tml_conv_params *conv,
+                                      const tml_dims *input_dims, const int8_t *input,
+                                      const tml_dims *filter_dims, const tml_dims *output_dims,
+                                      const int8_t *output)
+{
+    const int32_t in_c = input_dims->c, out_c = output_dims->c;
+    return ctx != 0 && ctx->buf != 0 && filter_dims->h == 1 && filter_dims->w == 1 &&
+           filter_dims->c == in_c && filter_dims->n == out_c && in_c % 4 == 0 &&
+           conv->stride_h == 1 && conv->stride_w == 1 && conv->pad_h == 0 && conv->pad_w == 0 &&
+           output_dims->n * output_dims->h * output_dims->w ==
+               input_dims->n * input_dims->h * input_dims->w &&
+           ctx->size >= TML_M4_CONV_SCRATCH_BYTES(in_c) && !(output == input && out_c > in_c);
+}
 int tml_conv2d_1x1_s8_m4(const tml_context *ctx, const tml_conv_params *conv,
                          const tml_m4_requant *rq, const tml_dims *input_dims,
                          const int8_t *input, const tml_dims *filter_dims, const int8_t *filter,
