@@ -52,8 +52,7 @@ def rice_encode(pcm: np.ndarray, orders: bool = False) -> bytes:
     # Each block's order: the smallest sum of mapped residuals (as FLAC chooses), then its k
     # by the exact bit count.
     sums = np.stack([blocks_of(z).sum(axis=1, dtype=np.uint64) for z in zs])  # [order, blocks]
-    order_blk = sums.argmin(axis=0) if orders else np.ones(nblocks, dtype=np.int64)
-    choice = np.repeat(sums.argmin(axis=0), BLOCK)[:n]
+    choice = np.repeat(sums.argmin(axis=0), BLOCK)[:n]  # index into zs = the order when orders
     z = np.choose(choice, zs).astype(np.uint64)  # each sample's chosen residual
     ks = np.arange(16, dtype=np.uint64)
     q = blocks_of(z)[:, None, :] >> ks[None, :, None]  # [blocks, k, samples]
@@ -73,7 +72,7 @@ def rice_encode(pcm: np.ndarray, orders: bool = False) -> bytes:
     header_bits = K_BITS + (ORDER_BITS if orders else 0)
     header = k
     if orders:  # order in the low bits: read first
-        header = (k << np.uint64(ORDER_BITS)) | np.repeat(order_blk, BLOCK)[:n].astype(np.uint64)
+        header = (k << np.uint64(ORDER_BITS)) | choice.astype(np.uint64)
     head_v = np.where(starts, header, 0).astype(np.uint64)
     head_n = np.where(starts, header_bits, 0).astype(np.int64)
     vals_arr = np.stack([head_v, unary_v, pay_v], axis=1).reshape(-1)

@@ -19,6 +19,27 @@
 #define TML_HAVE_MVE 0
 #endif
 
+/* sum_k x[k] * w[k], k < n: one row (the channels left after the groups of four; on the host
+ * every row). */
+static int32_t dot1_s8(const int8_t *x, const int8_t *w, int32_t n)
+{
+    int32_t acc = 0, k = 0;
+#if TML_HAVE_MVE
+    for (; k + 16 <= n; k += 16) {
+        acc = vmladavaq_s8(acc, vldrbq_s8(x + k), vldrbq_s8(w + k));
+    }
+    if (k < n) {
+        const mve_pred16_t p = vctp8q((uint32_t)(n - k));
+        acc = vmladavaq_p_s8(acc, vldrbq_z_s8(x + k, p), vldrbq_z_s8(w + k, p), p);
+    }
+#else
+    for (; k < n; ++k) {
+        acc += (int32_t)x[k] * (int32_t)w[k];
+    }
+#endif
+    return acc;
+}
+
 /* acc[i] = sum_k x[k] * w[i * n + k] for four weight rows (raw int8 values, n % 4 == 0): each
  * 16 inputs are loaded once for four VMLADAVA, a predicated tail takes the last n % 16. */
 static inline void dot4_s8(const int8_t *x, const int8_t *w, int32_t n, int32_t acc[4])
@@ -45,34 +66,11 @@ static inline void dot4_s8(const int8_t *x, const int8_t *w, int32_t n, int32_t 
     acc[2] = a2;
     acc[3] = a3;
 #else
-    int32_t i, k;
+    int32_t i;
     for (i = 0; i < 4; ++i) {
-        acc[i] = 0;
-        for (k = 0; k < n; ++k) {
-            acc[i] += (int32_t)x[k] * (int32_t)w[i * n + k];
-        }
+        acc[i] = dot1_s8(x, w + i * n, n);
     }
 #endif
-}
-
-/* sum_k x[k] * w[k], k < n: one row (the channels left after the groups of four). */
-static int32_t dot1_s8(const int8_t *x, const int8_t *w, int32_t n)
-{
-    int32_t acc = 0, k = 0;
-#if TML_HAVE_MVE
-    for (; k + 16 <= n; k += 16) {
-        acc = vmladavaq_s8(acc, vldrbq_s8(x + k), vldrbq_s8(w + k));
-    }
-    if (k < n) {
-        const mve_pred16_t p = vctp8q((uint32_t)(n - k));
-        acc = vmladavaq_p_s8(acc, vldrbq_z_s8(x + k, p), vldrbq_z_s8(w + k, p), p);
-    }
-#else
-    for (; k < n; ++k) {
-        acc += (int32_t)x[k] * (int32_t)w[k];
-    }
-#endif
-    return acc;
 }
 
 /* The int8 output of one channel (the SMMLAR form of tml_kernels_m4.h, then the clamp). */
