@@ -142,12 +142,42 @@ def test_qemu_identical_to_tflm(m4_models, tmp_path: Path, name: str) -> None:
 def test_qemu_m55_identical_to_tflm(m4_models, tmp_path: Path, name: str) -> None:
     """--target cortex-m55 on qemu-m55: the MVE 1x1 convolution (1x1 layers of 8, 16 and 80
     input channels: predicated tails and whole 16-value chunks; 1, 8, 12, 32 and 80 output
-    channels: groups of four and a lone channel, in place) and the Armv7E-M kernels."""
+    channels: groups of four and a lone channel, in place), the MVE depthwise convolution
+    (5 and 6 rows, 8 and 16 channels, batch of 3) and the Armv7E-M kernels."""
     path = m4_models[name]
     result = run_bench(path, "qemu-m55", target="cortex-m55", inputs=_inputs(path, N_QEMU, 8),
                        compare_generic=False, work_dir=tmp_path)
     assert result.outputs_identical_to_tflm == N_QEMU
-    assert "tml_conv2d_1x1_s8_mve" in {layer.kernel for layer in result.layers}
+    kernels = {layer.kernel for layer in result.layers}
+    assert "tml_conv2d_1x1_s8_mve" in kernels
+    assert name == "edge" or "tml_depthwise_conv2d_3x3_s8_mve" in kernels
+
+
+def m55_tall():
+    """Depthwise layers of 124, 122, 61 and 30 rows (MVE kernel: the C loop past 122 rows, then
+    the assembly on plane columns of 124, 64 and 32 values, each at its largest height), ReLU
+    and ReLU6. Input 124x2x4."""
+    k = _keras()
+    L = k.layers
+    x = inp = L.Input((124, 2, 4))
+    x = L.DepthwiseConv2D((3, 3), padding="same", activation="relu")(x)  # 124 rows
+    x = L.Conv2D(4, (3, 1), activation="relu")(x)  # 122
+    x = L.DepthwiseConv2D((3, 3), padding="same", activation="relu6")(x)
+    x = L.Conv2D(6, (2, 1), strides=(2, 1), activation="relu")(x)  # 61
+    x = L.DepthwiseConv2D((3, 3), padding="same", activation="relu")(x)
+    x = L.Conv2D(4, (2, 1), strides=(2, 1), activation="relu")(x)  # 30
+    x = L.DepthwiseConv2D((3, 3), padding="same", activation="relu")(x)
+    x = L.Flatten()(x)
+    x = L.Dense(5)(x)
+    return k.Model(inp, x)
+
+
+def test_qemu_m55_tall_depthwise_identical_to_tflm(tmp_path: Path) -> None:
+    path = convert_int8(m55_tall(), tmp_path / "tall.tflite", seed=3)
+    result = run_bench(path, "qemu-m55", target="cortex-m55", inputs=_inputs(path, N_QEMU, 9),
+                       compare_generic=False, work_dir=tmp_path)
+    assert result.outputs_identical_to_tflm == N_QEMU
+    assert [layer.kernel for layer in result.layers].count("tml_depthwise_conv2d_3x3_s8_mve") == 4
 
 
 def test_folded_requant_matches_tflite_arithmetic(m4_models) -> None:

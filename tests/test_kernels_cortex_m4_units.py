@@ -236,13 +236,19 @@ def test_depthwise_3x3_in_place_matches_portable(lib: C.CDLL, seed: int) -> None
                                 C.byref(dims[1]), p8(wts), p32(bias), C.byref(dims[2]),
                                 p8(want))
     rq = _folded(mults, shifts, in_off, zp_out, lo, hi, wts.reshape(9, c).T, bias)
-    scratch = np.zeros(((h + 2) * (2 * ((w + 1) // 2) + 2) * 2 + 3) // 4, np.int32)
-    ctx = Ctx(scratch.ctypes.data, scratch.nbytes)
-    buf = x.copy()
-    assert lib.tml_depthwise_conv2d_3x3_s8_m4(C.byref(ctx), C.byref(params), p32(rq),
-                                              C.byref(dims[0]), p8(buf), C.byref(dims[1]),
-                                              p8(wts), C.byref(dims[2]), p8(buf)) == 0
-    np.testing.assert_array_equal(buf, want)
+    # The M4 kernel and its MVE twin (here its C loop over the column-major plane).
+    for kernel, scratch_bytes in (
+            (lib.tml_depthwise_conv2d_3x3_s8_m4, (h + 2) * (2 * ((w + 1) // 2) + 2) * 2),
+            (lib.tml_depthwise_conv2d_3x3_s8_mve, lib.tml_dw3x3_mve_scratch_bytes(h, w))):
+        scratch = np.zeros((scratch_bytes + 3) // 4, np.int32)
+        ctx = Ctx(scratch.ctypes.data, scratch_bytes)
+        buf = x.copy()
+        assert kernel(C.byref(ctx), C.byref(params), p32(rq), C.byref(dims[0]), p8(buf),
+                      C.byref(dims[1]), p8(wts), C.byref(dims[2]), p8(buf)) == 0
+        np.testing.assert_array_equal(buf, want)
+        small = Ctx(scratch.ctypes.data, scratch_bytes - 2)  # refused, not overrun
+        assert kernel(C.byref(small), C.byref(params), p32(rq), C.byref(dims[0]), p8(buf),
+                      C.byref(dims[1]), p8(wts), C.byref(dims[2]), p8(buf)) != 0
 
 
 def test_refuses_bad_arguments(lib: C.CDLL, tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 For the Armv7E-M targets (``cortex-m4``, ``cortex-m7``, and ``cortex-m55``, which has the DSP
 extension) each convolution whose shape and quantization allow it is switched from the portable
 kernel to one of ``firmware/kernels/cortex_m4/`` (see ``tml_kernels_m4.h``); on ``cortex-m55``
-the 1x1 key maps to the MVE kernel of ``firmware/kernels/cortex_m55/`` (same constants):
+the 1x1 and depthwise keys map to the MVE kernels of ``firmware/kernels/cortex_m55/`` (same
+constants):
 
 - ``conv2d_1x1_m4``: 1x1, stride 1, input channels a multiple of 4; runs in place.
 - ``depthwise_conv2d_3x3_m4``: 3x3, stride 1, SAME, multiplier 1; runs in place.
@@ -73,6 +74,14 @@ def dw3x3_scratch_bytes(call: KernelCall) -> int:
     """Scratch of ``depthwise_conv2d_3x3_m4``: one zero-point-padded int16 channel plane."""
     _, h, w, _ = call.dims["input"]
     return (h + 2) * (2 * ((w + 1) // 2) + 2) * 2
+
+
+def dw3x3_mve_scratch_bytes(call: KernelCall) -> int:
+    """Scratch of the MVE twin of ``depthwise_conv2d_3x3_m4``: a column-major int16 plane of
+    w + 2 columns, each h + 2 values rounded up to 32, 64 or 124 (tml_dw3x3_mve_scratch_bytes)."""
+    _, h, w, _ = call.dims["input"]
+    col = next((c for c in (32, 64, 124) if h + 2 <= c), h + 2)
+    return (w + 2) * col * 2
 
 
 def fold_requant(call: KernelCall, weights: np.ndarray, bias: np.ndarray | None) -> np.ndarray:

@@ -84,12 +84,15 @@ def _mve_table() -> dict[str, KernelImpl]:
     exist; each takes its twin's prepared constants and call (same C signature)."""
     from . import optimize
 
+    def mve(name: str, scratch: Callable[[KernelCall], int]) -> KernelImpl:
+        return KernelImpl(name, ("cortex_m4/tml_kernels_m4.h", "include/tml_acle.h",
+                                 "cortex_m55/tml_kernels_m55.h", f"cortex_m55/{name}.c"),
+                          scratch, True)
+
     table = _dsp_table()
-    table["conv2d_1x1_m4"] = KernelImpl(
-        "tml_conv2d_1x1_s8_mve",
-        ("cortex_m4/tml_kernels_m4.h", "include/tml_acle.h", "cortex_m55/tml_kernels_m55.h",
-         "cortex_m55/tml_conv2d_1x1_s8_mve.c"),
-        optimize.conv1x1_scratch_bytes, True)
+    table["conv2d_1x1_m4"] = mve("tml_conv2d_1x1_s8_mve", optimize.conv1x1_scratch_bytes)
+    table["depthwise_conv2d_3x3_m4"] = mve("tml_depthwise_conv2d_3x3_s8_mve",
+                                           optimize.dw3x3_mve_scratch_bytes)
     return table
 
 

@@ -80,12 +80,8 @@ int tml_depthwise_conv2d_3x3_s8_m4(const tml_context *ctx, const tml_dw_conv_par
     const int full = conv->act_min == -128 && conv->act_max == 127;
     int16_t *plane = (int16_t *)ctx->buf;
     int32_t b, c, i, y, x;
-    if (filter_dims->h != 3 || filter_dims->w != 3 || filter_dims->c != ch ||
-        output_dims->c != ch || output_dims->h != h || output_dims->w != w ||
-        output_dims->n != input_dims->n || conv->stride_h != 1 || conv->stride_w != 1 ||
-        conv->dilation_h != 1 || conv->dilation_w != 1 || conv->pad_h != 1 ||
-        conv->pad_w != 1 || conv->depth_multiplier != 1 ||
-        ctx->size < TML_M4_DW3X3_SCRATCH_BYTES(h, w)) {
+    if (!tml_dw3x3_call_ok(ctx, conv, input_dims, filter_dims, output_dims,
+                           TML_M4_DW3X3_SCRATCH_BYTES(h, w))) {
         return TML_ERR_ARG;
     }
     /* The border stays at the zero point for every channel; only the interior is rewritten. */

@@ -86,7 +86,20 @@ int tml_conv2d_1x1_s8_m4(const tml_context *ctx, const tml_conv_params *conv,
                          const tml_dims *output_dims, int8_t *output);
 
 /* 3x3 depthwise convolution, stride 1, dilation 1, padding 1 (SAME), depth multiplier 1.
- * May run in place (output == input). Scratch: TML_M4_DW3X3_SCRATCH_BYTES(h, w). */
+ * May run in place (output == input). Scratch: TML_M4_DW3X3_SCRATCH_BYTES(h, w) (the MVE twin
+ * passes its own size). */
+static inline int tml_dw3x3_call_ok(const tml_context *ctx, const tml_dw_conv_params *conv,
+                                    const tml_dims *input_dims, const tml_dims *filter_dims,
+                                    const tml_dims *output_dims, int32_t scratch_bytes)
+{
+    const int32_t h = input_dims->h, w = input_dims->w, ch = input_dims->c;
+    return ctx != 0 && ctx->buf != 0 && ctx->size >= scratch_bytes && filter_dims->h == 3 &&
+           filter_dims->w == 3 && filter_dims->c == ch && output_dims->c == ch &&
+           output_dims->h == h && output_dims->w == w && output_dims->n == input_dims->n &&
+           conv->stride_h == 1 && conv->stride_w == 1 && conv->dilation_h == 1 &&
+           conv->dilation_w == 1 && conv->pad_h == 1 && conv->pad_w == 1 &&
+           conv->depth_multiplier == 1;
+}
 int tml_depthwise_conv2d_3x3_s8_m4(const tml_context *ctx, const tml_dw_conv_params *conv,
                                    const tml_m4_requant *rq, const tml_dims *input_dims,
                                    const int8_t *input, const tml_dims *filter_dims,

@@ -17,6 +17,17 @@ int tml_conv2d_1x1_s8_mve(const tml_context *ctx, const tml_conv_params *conv,
                           const int8_t *input, const tml_dims *filter_dims, const int8_t *filter,
                           const tml_dims *output_dims, int8_t *output);
 
+/* Scratch bytes of the depthwise kernel below: a column-major int16 plane of w + 2 columns,
+ * each at least h + 2 values long (on MVE rounded up to 32, 64 or 124). */
+int32_t tml_dw3x3_mve_scratch_bytes(int32_t h, int32_t w);
+
+/* As tml_depthwise_conv2d_3x3_s8_m4 (in place; scratch tml_dw3x3_mve_scratch_bytes(h, w)). */
+int tml_depthwise_conv2d_3x3_s8_mve(const tml_context *ctx, const tml_dw_conv_params *conv,
+                                    const tml_m4_requant *rq, const tml_dims *input_dims,
+                                    const int8_t *input, const tml_dims *filter_dims,
+                                    const int8_t *filter, const tml_dims *output_dims,
+                                    int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif
