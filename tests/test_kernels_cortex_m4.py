@@ -143,7 +143,8 @@ def test_qemu_m55_identical_to_tflm(m4_models, tmp_path: Path, name: str) -> Non
     """--target cortex-m55 on qemu-m55: the MVE 1x1 convolution (1x1 layers of 8, 16 and 80
     input channels: predicated tails and whole 16-value chunks; 1, 8, 12, 32 and 80 output
     channels: groups of four and a lone channel, in place), the MVE depthwise convolution
-    (5 and 6 rows, 8 and 16 channels, batch of 3) and the Armv7E-M kernels."""
+    (5 and 6 rows, 8 and 16 channels, batch of 3), the MVE im2col convolution (strides,
+    padding, windows of 27 to 108 values) and the Armv7E-M kernels."""
     path = m4_models[name]
     result = run_bench(path, "qemu-m55", target="cortex-m55", inputs=_inputs(path, N_QEMU, 8),
                        compare_generic=False, work_dir=tmp_path)
@@ -151,6 +152,7 @@ def test_qemu_m55_identical_to_tflm(m4_models, tmp_path: Path, name: str) -> Non
     kernels = {layer.kernel for layer in result.layers}
     assert "tml_conv2d_1x1_s8_mve" in kernels
     assert name == "edge" or "tml_depthwise_conv2d_3x3_s8_mve" in kernels
+    assert name == "batched" or "tml_conv2d_s8_mve" in kernels
 
 
 def m55_tall():

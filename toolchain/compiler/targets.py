@@ -84,15 +84,18 @@ def _mve_table() -> dict[str, KernelImpl]:
     exist; each takes its twin's prepared constants and call (same C signature)."""
     from . import optimize
 
-    def mve(name: str, scratch: Callable[[KernelCall], int]) -> KernelImpl:
+    def mve(name: str, scratch: Callable[[KernelCall], int], in_place: bool,
+            dot: bool = True) -> KernelImpl:
+        shared = ("cortex_m55/tml_mve_dot.h",) if dot else ()
         return KernelImpl(name, ("cortex_m4/tml_kernels_m4.h", "include/tml_acle.h",
-                                 "cortex_m55/tml_kernels_m55.h", f"cortex_m55/{name}.c"),
-                          scratch, True)
+                                 "cortex_m55/tml_kernels_m55.h", *shared,
+                                 f"cortex_m55/{name}.c"), scratch, in_place)
 
     table = _dsp_table()
-    table["conv2d_1x1_m4"] = mve("tml_conv2d_1x1_s8_mve", optimize.conv1x1_scratch_bytes)
+    table["conv2d_m4"] = mve("tml_conv2d_s8_mve", optimize.conv_scratch_bytes, False)
+    table["conv2d_1x1_m4"] = mve("tml_conv2d_1x1_s8_mve", optimize.conv1x1_scratch_bytes, True)
     table["depthwise_conv2d_3x3_m4"] = mve("tml_depthwise_conv2d_3x3_s8_mve",
-                                           optimize.dw3x3_mve_scratch_bytes)
+                                           optimize.dw3x3_mve_scratch_bytes, True, dot=False)
     return table
 
 

@@ -3,83 +3,12 @@
  * the same constants for it.
  *
  * Pixel by pixel: the pixel's in_c values are copied to the scratch (the call may run in
- * place), then each output channel is one VMLADAVA chain, 16 int8 products per instruction,
- * with a tail predicate (VCTP) for in_c not a multiple of 16. The requantization is the M4
- * kernels' SMMLAR form on twice the dot product. Elsewhere (the host) a plain C loop computes
- * the same sums, so the kernel is tested against its M4 twin on the host and in QEMU. */
-#include "tml_acle.h"
+ * place), then the output channels are the dot products of tml_mve_dot.h. Tested against the
+ * M4 twin on the host (C loops) and in QEMU. */
 #include "tml_kernels_m55.h"
+#include "tml_mve_dot.h"
 
 #include <string.h>
-
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
-#include <arm_mve.h>
-#define TML_HAVE_MVE 1
-#else
-#define TML_HAVE_MVE 0
-#endif
-
-/* sum_k x[k] * w[k], k < n: one row (the channels left after the groups of four; on the host
- * every row). */
-static int32_t dot1_s8(const int8_t *x, const int8_t *w, int32_t n)
-{
-    int32_t acc = 0, k = 0;
-#if TML_HAVE_MVE
-    for (; k + 16 <= n; k += 16) {
-        acc = vmladavaq_s8(acc, vldrbq_s8(x + k), vldrbq_s8(w + k));
-    }
-    if (k < n) {
-        const mve_pred16_t p = vctp8q((uint32_t)(n - k));
-        acc = vmladavaq_p_s8(acc, vldrbq_z_s8(x + k, p), vldrbq_z_s8(w + k, p), p);
-    }
-#else
-    for (; k < n; ++k) {
-        acc += (int32_t)x[k] * (int32_t)w[k];
-    }
-#endif
-    return acc;
-}
-
-/* acc[i] = sum_k x[k] * w[i * n + k] for four weight rows (raw int8 values, n % 4 == 0): each
- * 16 inputs are loaded once for four VMLADAVA, a predicated tail takes the last n % 16. */
-static inline void dot4_s8(const int8_t *x, const int8_t *w, int32_t n, int32_t acc[4])
-{
-#if TML_HAVE_MVE
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, k = 0;
-    for (; k + 16 <= n; k += 16) {
-        const int8x16_t xv = vldrbq_s8(x + k);
-        a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w + k));
-        a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w + n + k));
-        a2 = vmladavaq_s8(a2, xv, vldrbq_s8(w + 2 * n + k));
-        a3 = vmladavaq_s8(a3, xv, vldrbq_s8(w + 3 * n + k));
-    }
-    if (k < n) {
-        const mve_pred16_t p = vctp8q((uint32_t)(n - k));
-        const int8x16_t xv = vldrbq_z_s8(x + k, p);
-        a0 = vmladavaq_p_s8(a0, xv, vldrbq_z_s8(w + k, p), p);
-        a1 = vmladavaq_p_s8(a1, xv, vldrbq_z_s8(w + n + k, p), p);
-        a2 = vmladavaq_p_s8(a2, xv, vldrbq_z_s8(w + 2 * n + k, p), p);
-        a3 = vmladavaq_p_s8(a3, xv, vldrbq_z_s8(w + 3 * n + k, p), p);
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-#else
-    int32_t i;
-    for (i = 0; i < 4; ++i) {
-        acc[i] = dot1_s8(x, w + i * n, n);
-    }
-#endif
-}
-
-/* The int8 output of one channel (the SMMLAR form of tml_kernels_m4.h, then the clamp). */
-static inline int8_t requant(int32_t dot, const tml_m4_requant *rq, int32_t lo, int32_t hi)
-{
-    const int32_t v = tml_smmlar(rq->bias2 + 2 * dot, rq->multiplier, rq->round_add) >>
-                      tml_m4_shift(rq);
-    return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
-}
 
 int tml_conv2d_1x1_s8_mve(const tml_context *ctx, const tml_conv_params *conv,
                           const tml_m4_requant *rq, const tml_dims *input_dims,
@@ -90,7 +19,7 @@ int tml_conv2d_1x1_s8_mve(const tml_context *ctx, const tml_conv_params *conv,
     const int32_t pixels = input_dims->n * input_dims->h * input_dims->w;
     const int32_t lo = conv->act_min, hi = conv->act_max;
     int8_t *x;
-    int32_t p, c;
+    int32_t p;
     if (!tml_conv1x1_call_ok(ctx, conv, input_dims, input, filter_dims, output_dims, output)) {
         return TML_ERR_ARG;
     }
@@ -98,17 +27,7 @@ int tml_conv2d_1x1_s8_mve(const tml_context *ctx, const tml_conv_params *conv,
     for (p = 0; p < pixels; ++p) {
         int8_t *out = output + p * out_c;
         memcpy(x, input + p * in_c, (size_t)in_c);
-        for (c = 0; c + 4 <= out_c; c += 4) {
-            int32_t acc[4];
-            dot4_s8(x, filter + c * in_c, in_c, acc);
-            out[c] = requant(acc[0], &rq[c], lo, hi);
-            out[c + 1] = requant(acc[1], &rq[c + 1], lo, hi);
-            out[c + 2] = requant(acc[2], &rq[c + 2], lo, hi);
-            out[c + 3] = requant(acc[3], &rq[c + 3], lo, hi);
-        }
-        for (; c < out_c; ++c) {
-            out[c] = requant(dot1_s8(x, filter + c * in_c, in_c), &rq[c], lo, hi);
-        }
+        tml_mve_pixel(x, filter, in_c, out_c, rq, lo, hi, out);
     }
     return TML_OK;
 }

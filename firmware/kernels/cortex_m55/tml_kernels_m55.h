@@ -10,6 +10,13 @@
 extern "C" {
 #endif
 
+/* As tml_conv2d_s8_m4 (not in place; scratch TML_M4_CONV_SCRATCH_BYTES(k_padded), of which it
+ * uses k_padded bytes). */
+int tml_conv2d_s8_mve(const tml_context *ctx, const tml_conv_params *conv,
+                      const tml_m4_requant *rq, const tml_dims *input_dims, const int8_t *input,
+                      const tml_dims *filter_dims, const int8_t *filter,
+                      const tml_dims *output_dims, int8_t *output);
+
 /* As tml_conv2d_1x1_s8_m4 (in place when out_c <= in_c; scratch
  * TML_M4_CONV_SCRATCH_BYTES(in_c), of which it uses in_c bytes). */
 int tml_conv2d_1x1_s8_mve(const tml_context *ctx, const tml_conv_params *conv,
