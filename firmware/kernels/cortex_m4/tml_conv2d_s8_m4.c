@@ -98,9 +98,7 @@ int tml_conv2d_s8_m4(const tml_context *ctx, const tml_conv_params *conv,
     const int32_t pixels = output_dims->n * per_image;
     int32_t *cols = (int32_t *)ctx->buf;
     int32_t p0;
-    if (filter_dims->c != input_dims->c || filter_dims->n != out_c ||
-        input_dims->n != output_dims->n || ctx->size < TML_M4_CONV_SCRATCH_BYTES(k_padded) ||
-        output == input) {
+    if (!tml_conv_call_ok(ctx, input_dims, input, filter_dims, output_dims, output)) {
         return TML_ERR_ARG;
     }
     for (p0 = 0; p0 < pixels; p0 += 4) {

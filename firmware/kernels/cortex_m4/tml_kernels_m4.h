@@ -60,6 +60,15 @@ static inline int32_t tml_m4_shift(const tml_m4_requant *rq)
 /* Any 2-D convolution via im2col of 4 output pixels at a time. The filter is OHWI with each
  * output channel's fh*fw*in_c weights padded with zeros to a multiple of 4 (k_padded).
  * Not in place. Scratch: TML_M4_CONV_SCRATCH_BYTES(k_padded). */
+static inline int tml_conv_call_ok(const tml_context *ctx, const tml_dims *input_dims,
+                                   const int8_t *input, const tml_dims *filter_dims,
+                                   const tml_dims *output_dims, const int8_t *output)
+{
+    const int32_t k_padded = (filter_dims->h * filter_dims->w * input_dims->c + 3) & ~3;
+    return ctx != 0 && ctx->buf != 0 && filter_dims->c == input_dims->c &&
+           filter_dims->n == output_dims->c && input_dims->n == output_dims->n &&
+           ctx->size >= TML_M4_CONV_SCRATCH_BYTES(k_padded) && output != input;
+}
 int tml_conv2d_s8_m4(const tml_context *ctx, const tml_conv_params *conv,
                      const tml_m4_requant *rq, const tml_dims *input_dims, const int8_t *input,
                      const tml_dims *filter_dims, const int8_t *filter,

@@ -64,9 +64,7 @@ int tml_conv2d_s8_mve(const tml_context *ctx, const tml_conv_params *conv,
     const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
     int8_t *col;
     int32_t b, oy, ox;
-    if (ctx == 0 || ctx->buf == 0 || filter_dims->c != input_dims->c ||
-        filter_dims->n != out_c || input_dims->n != output_dims->n ||
-        ctx->size < TML_M4_CONV_SCRATCH_BYTES(k_padded) || output == input) {
+    if (!tml_conv_call_ok(ctx, input_dims, input, filter_dims, output_dims, output)) {
         return TML_ERR_ARG;
     }
     col = (int8_t *)ctx->buf;
