@@ -3,7 +3,7 @@
 For the Armv7E-M targets (``cortex-m4``, ``cortex-m7``, and ``cortex-m55``, which has the DSP
 extension) each convolution whose shape and quantization allow it is switched from the portable
 kernel to one of ``firmware/kernels/cortex_m4/`` (see ``tml_kernels_m4.h``); on ``cortex-m55``
-the 1x1 and depthwise keys map to the MVE kernels of ``firmware/kernels/cortex_m55/`` (same
+the three convolution keys map to the MVE kernels of ``firmware/kernels/cortex_m55/`` (same
 constants):
 
 - ``conv2d_1x1_m4``: 1x1, stride 1, input channels a multiple of 4; runs in place.

@@ -18,9 +18,9 @@
  * frame pointer: those take the C loop. */
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && defined(__OPTIMIZE__)
 #include <arm_mve.h>
-#define TML_HAVE_MVE 1
+#define TML_DW_ASM 1
 #else
-#define TML_HAVE_MVE 0
+#define TML_DW_ASM 0
 #endif
 
 /* The plane: channel c of the input, column-major, (w + 2) columns of `col` int16 values (rows
@@ -30,7 +30,7 @@
 
 static int32_t plane_col(int32_t h)
 {
-#if TML_HAVE_MVE
+#if TML_DW_ASM
     return h + 2 <= 32 ? 32 : (h + 2 <= 64 ? 64 : (h + 2 <= TML_DW_COL_MAX ? TML_DW_COL_MAX
                                                                                 : h + 2));
 #else
@@ -52,7 +52,7 @@ typedef struct {
     int32_t lo, hi;
 } dw_requant;
 
-#if TML_HAVE_MVE
+#if TML_DW_ASM
 /* Output column by output column: p at plane column x + 1, row 0 (the tap of row y - 1 + dy,
  * column x - 1 + dx is at p + (dx - 1) * col + dy). Each iteration of the tail-predicated loop
  * makes four output rows: VMLAS takes the first tap and the bias, VMLA the other eight (weights
@@ -123,7 +123,7 @@ static void dw3x3_channel(const int16_t *plane, int32_t h, int32_t w, int32_t ch
 {
     const int32_t col = plane_col(h);
     int32_t x, y;
-#if TML_HAVE_MVE
+#if TML_DW_ASM
     switch (col) {
     case 32:
         dw_columns_32(plane, h, w, ch, k, q, out);
@@ -158,7 +158,7 @@ static void gather_channel(const int8_t *in, int32_t h, int32_t w, int32_t ch, i
 {
     const int32_t col = plane_col(h);
     int32_t x, y;
-#if TML_HAVE_MVE
+#if TML_DW_ASM
     if (7 * w * ch <= 0xffff) {
         /* Eight rows per gather (16-bit offsets), widened to int16 on the way. */
         const uint16x8_t rows = vmulq_n_u16(vidupq_n_u16(0u, 1), (uint16_t)(w * ch));
